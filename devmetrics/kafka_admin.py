@@ -1,0 +1,65 @@
+"""Creates the pipeline's topics on a broker, idempotently."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from devmetrics.settings import KafkaSettings
+from schemas.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+def client_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """librdkafka connection settings (bootstrap and security) shared by every client."""
+    conf: dict[str, Any] = {
+        "bootstrap.servers": kafka.bootstrap,
+        "security.protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        conf["sasl.mechanism"] = kafka.sasl_mechanism
+        conf["sasl.username"] = kafka.sasl_username or ""
+        conf["sasl.password"] = (
+            kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+        )
+    return conf
+
+
+def topic_specs(kafka: KafkaSettings) -> list[NewTopic]:
+    """Event topics, the dead-letter topic and the compacted state topic."""
+    topics = Topics(kafka.topic_prefix)
+    rf = kafka.replication_factor
+    specs = [
+        NewTopic(name, num_partitions=kafka.partitions, replication_factor=rf,
+                 config={"retention.ms": str(35 * 86_400_000)})
+        for name in topics.all_events
+    ]
+    specs.append(NewTopic(topics.deadletter, num_partitions=kafka.partitions,
+                          replication_factor=rf, config={"retention.ms": str(35 * 86_400_000)}))
+    specs.append(NewTopic(topics.state, num_partitions=kafka.partitions, replication_factor=rf,
+                          config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000",
+                                  "segment.ms": "3600000"}))
+    return specs
+
+
+def ensure_topics(kafka: KafkaSettings, timeout_s: float = 30.0) -> list[str]:
+    """Create whichever of the pipeline's topics are missing; return the names created."""
+    admin = AdminClient(client_config(kafka))
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    missing = [spec for spec in topic_specs(kafka) if spec.topic not in existing]
+    if not missing:
+        return []
+    created = []
+    for name, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    log.info("created topics: %s", ", ".join(sorted(created)) or "none")
+    return created

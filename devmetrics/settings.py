@@ -47,6 +47,8 @@ class StackSettings(BaseModel):
     kafka_version: str = "4.1.1"
     kafka_heap: str = "1G"
     health_timeout_s: float = Field(default=120.0, gt=0)
+    prometheus_scrape_interval: str | None = None
+    """Overrides the shipped scrape and rule evaluation interval (tests use a short one)."""
     install_packages: bool = True
     """Install missing Debian packages (prometheus, alertmanager, victoria-metrics) on `up`."""
 

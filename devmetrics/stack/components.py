@@ -1,0 +1,372 @@
+"""The parts of the local stack: how each is prepared, started and health-checked."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devmetrics.settings import REPO_ROOT, Settings
+from devmetrics.stack.errors import StackError
+from devmetrics.stack.process import ManagedProcess
+
+log = logging.getLogger(__name__)
+
+DEBIAN_PACKAGES = {
+    "prometheus": "prometheus",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "victoria-metrics": "victoria-metrics",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class Component:
+    """A process of the stack with its own folder ``<home>/<name>`` and log file."""
+
+    name: str = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stack = settings.stack
+        self.home = self.stack.home / self.name
+        self.process = ManagedProcess(self.name, self.stack.home / "run",
+                                      self.stack.home / "logs" / f"{self.name}.log")
+
+    @property
+    def endpoint(self) -> Endpoint:
+        raise NotImplementedError
+
+    def ports(self) -> dict[str, int]:
+        """Ports this component binds, by a name shown in errors."""
+        return {f"{self.name} port": self.endpoint.port}
+
+    def prepare(self) -> None:
+        """Fetch or install what is missing and write the configuration."""
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+
+def http_ok(url: str, timeout_s: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - loopback URL
+            return 200 <= int(resp.status) < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def require_binary(binary: str, settings: Settings) -> str:
+    """Path of a Debian-packaged binary, installing its package when allowed."""
+    found = shutil.which(binary)
+    if found:
+        return found
+    package = DEBIAN_PACKAGES[binary]
+    if not settings.stack.install_packages:
+        raise StackError(f"{binary} is not installed; install the Debian package {package} "
+                         f"(apt-get install -y {package}) or allow installs")
+    if shutil.which("apt-get") is None:
+        raise StackError(f"{binary} is not installed and apt-get is not available to install "
+                         f"the package {package}")
+    log.info("installing Debian packages: %s", " ".join(DEBIAN_PACKAGES.values()))
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", *sorted(set(DEBIAN_PACKAGES.values()))]):
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
+            raise StackError(f"installing {package} failed ({' '.join(cmd)}):\n{tail}")
+    found = shutil.which(binary)
+    if not found:
+        raise StackError(f"{binary} still missing after installing {package}")
+    return found
+
+
+class Kafka(Component):
+    """Apache Kafka in KRaft mode, single node, from Maven Central jars run with Java 17."""
+
+    name = "kafka"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.stack.host, self.stack.kafka_port)
+
+    def ports(self) -> dict[str, int]:
+        return {"kafka port": self.stack.kafka_port,
+                "kafka controller port": self.stack.kafka_controller_port}
+
+    @property
+    def libs(self) -> Path:
+        return self.stack.cache / f"kafka-{self.stack.kafka_version}" / "libs"
+
+    @property
+    def properties(self) -> Path:
+        return self.home / "server.properties"
+
+    def prepare(self) -> None:
+        java = shutil.which("java")
+        if java is None:
+            raise StackError("Java is not installed: Kafka needs Java 17 or later "
+                             "(apt-get install -y openjdk-17-jre-headless)")
+        self._fetch_jars()
+        self.home.mkdir(parents=True, exist_ok=True)
+        data = self.home / "data"
+        self.properties.write_text(self._server_properties(data))
+        log4j = self.home / "log4j2.properties"
+        log4j.write_text(_LOG4J2)
+        if not (data / "meta.properties").exists():
+            self._format(data)
+
+    def _fetch_jars(self) -> None:
+        marker = self.libs / ".complete"
+        if marker.exists():
+            return
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise StackError("Maven is not installed: it fetches the Kafka broker jars "
+                             "(apt-get install -y maven)")
+        pom = REPO_ROOT / "infra" / "kafka" / "pom.xml"
+        staging = self.libs.with_name("libs.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        log.info("fetching Apache Kafka %s jars from Maven Central into %s",
+                 self.stack.kafka_version, self.libs)
+        cmd = [mvn, "-q", "-B", "-f", str(pom), f"-Dkafka.version={self.stack.kafka_version}",
+               f"-Dmaven.repo.local={self.stack.cache / 'm2'}",
+               "dependency:copy-dependencies", f"-DoutputDirectory={staging}"]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            raise StackError(f"downloading the Kafka {self.stack.kafka_version} jars failed:\n"
+                             f"{tail}")
+        shutil.rmtree(self.libs, ignore_errors=True)
+        staging.rename(self.libs)
+        marker.write_text(self.stack.kafka_version)
+
+    def _server_properties(self, data: Path) -> str:
+        host, port, cport = self.stack.host, self.stack.kafka_port, self.stack.kafka_controller_port
+        return "\n".join([
+            "# Generated by `devmetrics stack up`; edit the settings, not this file.",
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@{host}:{cport}",
+            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+            f"advertised.listeners=PLAINTEXT://{host}:{port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={data}",
+            f"num.partitions={self.settings.kafka.partitions}",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=12",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            # Backfills produce large batches; 8 MB leaves room over the producers' 1 MB.
+            "message.max.bytes=8388608",
+            "",
+        ])
+
+    def _format(self, data: Path) -> None:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cmd = ["java", "-cp", f"{self.libs}/*", "kafka.tools.StorageTool", "format",
+               "-t", cluster_id, "-c", str(self.properties)]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
+            raise StackError(f"formatting the Kafka log dir {data} failed:\n{tail}")
+
+    def argv(self) -> list[str]:
+        return ["java", f"-Xmx{self.stack.kafka_heap}", f"-Xms{self.stack.kafka_heap}",
+                "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                "-cp", f"{self.libs}/*", "kafka.Kafka", str(self.properties)]
+
+    def healthy(self) -> bool:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.endpoint.address,
+                             "socket.connection.setup.timeout.ms": 2000,
+                             "log_level": 0, "logger": _quiet})
+        try:
+            return len(admin.list_topics(timeout=2).brokers) >= 1
+        except Exception:  # noqa: BLE001 - any client error means "not ready yet"
+            return False
+
+
+def _quiet(*_args: Any) -> None:
+    """Swallow librdkafka's connection-refused chatter while the broker starts."""
+
+
+_LOG4J2 = """\
+# Kafka's log, kept by the stack launcher in .stack/logs/kafka.log.
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = warn
+logger.state.name = state.change.logger
+logger.state.level = warn
+logger.clients.name = org.apache.kafka
+logger.clients.level = warn
+"""
+
+
+class VictoriaMetrics(Component):
+    name = "victoriametrics"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.stack.host, self.stack.victoriametrics_port)
+
+    def prepare(self) -> None:
+        self.binary = require_binary("victoria-metrics", self.settings)
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+
+    def argv(self) -> list[str]:
+        return [self.binary, f"-httpListenAddr={self.endpoint.address}",
+                "-retentionPeriod=400d", "-loggerLevel=INFO",
+                f"-storageDataPath={self.home / 'data'}"]
+
+    def healthy(self) -> bool:
+        return http_ok(f"{self.endpoint.url}/health")
+
+
+def _copy_config(src: Path, dst: Path) -> None:
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+
+
+class Alertmanager(Component):
+    name = "alertmanager"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.stack.host, self.stack.alertmanager_port)
+
+    @property
+    def config_dir(self) -> Path:
+        return self.home / "config"
+
+    def prepare(self) -> None:
+        self.binary = require_binary("prometheus-alertmanager", self.settings)
+        src = REPO_ROOT / "infra" / "alertmanager"
+        if not (src / "alertmanager.yml").exists():
+            raise StackError(f"missing Alertmanager configuration {src / 'alertmanager.yml'}")
+        _copy_config(src, self.config_dir)
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+
+    def argv(self) -> list[str]:
+        return [self.binary, f"--web.listen-address={self.endpoint.address}",
+                f"--storage.path={self.home / 'data'}",
+                # A single local instance: no gossip cluster port.
+                "--cluster.listen-address=",
+                f"--config.file={self.config_dir / 'alertmanager.yml'}"]
+
+    def healthy(self) -> bool:
+        return http_ok(f"{self.endpoint.url}/-/ready")
+
+
+class Prometheus(Component):
+    name = "prometheus"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.stack.host, self.stack.prometheus_port)
+
+    @property
+    def config_dir(self) -> Path:
+        return self.home / "config"
+
+    @property
+    def targets_dir(self) -> Path:
+        """file_sd folder: the demo and operators drop shard and processor targets here."""
+        return self.config_dir / "targets"
+
+    def prepare(self) -> None:
+        self.binary = require_binary("prometheus", self.settings)
+        src = REPO_ROOT / "infra" / "prometheus"
+        if not (src / "prometheus.yml").exists():
+            raise StackError(f"missing Prometheus configuration {src / 'prometheus.yml'}")
+        keep = self._existing_targets()
+        _copy_config(src, self.config_dir)
+        self.targets_dir.mkdir(exist_ok=True)
+        for name, text in keep.items():
+            (self.targets_dir / name).write_text(text)
+        cfg_path = self.config_dir / "prometheus.yml"
+        cfg = yaml.safe_load(cfg_path.read_text())
+        cfg_path.write_text(yaml.safe_dump(self._localise(cfg), sort_keys=False))
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+
+    def _existing_targets(self) -> dict[str, str]:
+        if not self.targets_dir.is_dir():
+            return {}
+        return {p.name: p.read_text() for p in self.targets_dir.glob("*.json")}
+
+    def _localise(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Point the shipped config at this stack's Alertmanager and VictoriaMetrics ports."""
+        host = self.stack.host
+        if self.stack.prometheus_scrape_interval:
+            glob = cfg.setdefault("global", {})
+            glob["scrape_interval"] = self.stack.prometheus_scrape_interval
+            glob["evaluation_interval"] = self.stack.prometheus_scrape_interval
+            for job in cfg.get("scrape_configs", []):
+                job.pop("scrape_interval", None)
+                job.pop("scrape_timeout", None)
+        am = f"{host}:{self.stack.alertmanager_port}"
+        for manager in (cfg.get("alerting") or {}).get("alertmanagers", []):
+            for static in manager.get("static_configs", []):
+                static["targets"] = [am]
+        for remote in cfg.get("remote_write", []):
+            remote["url"] = f"http://{host}:{self.stack.victoriametrics_port}/api/v1/write"
+        own = {"prometheus": self.stack.prometheus_port, "alertmanager": am,
+               "victoriametrics": self.stack.victoriametrics_port}
+        for job in cfg.get("scrape_configs", []):
+            if job.get("job_name") in own and job.get("static_configs"):
+                target = own[job["job_name"]]
+                address = target if isinstance(target, str) else f"{host}:{target}"
+                for static in job["static_configs"]:
+                    static["targets"] = [address]
+        return cfg
+
+    def argv(self) -> list[str]:
+        return [self.binary, f"--web.listen-address={self.endpoint.address}",
+                f"--storage.tsdb.path={self.home / 'data'}",
+                "--web.enable-lifecycle", "--storage.tsdb.retention.time=15d",
+                f"--config.file={self.config_dir / 'prometheus.yml'}"]
+
+    def healthy(self) -> bool:
+        return http_ok(f"{self.endpoint.url}/-/ready")
+
+
+COMPONENTS: tuple[type[Component], ...] = (Kafka, VictoriaMetrics, Alertmanager, Prometheus)

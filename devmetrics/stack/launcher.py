@@ -1,0 +1,124 @@
+"""`Stack`: brings the local components up (idempotently), reports their health, stops them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from devmetrics.kafka_admin import ensure_topics
+from devmetrics.settings import KafkaSettings, Settings
+from devmetrics.stack.components import COMPONENTS, Component
+from devmetrics.stack.errors import StackError
+from devmetrics.stack.process import port_in_use
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    endpoint: str
+    pid: int | None
+    healthy: bool
+
+    @property
+    def state(self) -> str:
+        if self.healthy:
+            return "healthy"
+        return "unhealthy" if self.pid is not None else "down"
+
+
+class Stack:
+    def __init__(self, settings: Settings, progress: Progress | None = None,
+                 only: set[str] | None = None) -> None:
+        """`only` limits the stack to the named components (tests start what they need)."""
+        self.settings = settings
+        self.components: list[Component] = [
+            cls(settings) for cls in COMPONENTS if only is None or cls.name in only
+        ]
+        self._progress = progress or (lambda msg: log.info("%s", msg))
+
+    def component(self, name: str) -> Component:
+        for comp in self.components:
+            if comp.name == name:
+                return comp
+        raise KeyError(name)
+
+    @property
+    def kafka_settings(self) -> KafkaSettings:
+        """Kafka client settings pointing at this stack's broker."""
+        kafka = self.component("kafka").endpoint.address
+        return self.settings.kafka.model_copy(update={"bootstrap": kafka})
+
+    def up(self) -> list[ComponentStatus]:
+        """Start whatever is not running and wait until every part is healthy."""
+        started_at = time.monotonic()
+        for comp in self.components:
+            self._start(comp)
+        if any(c.name == "kafka" for c in self.components):
+            ensure_topics(self.kafka_settings)
+            self._progress(f"topics ready ({self.settings.kafka.partitions} partitions each)")
+        self._write_endpoints()
+        self._progress(f"stack up in {time.monotonic() - started_at:.1f} s")
+        return self.status()
+
+    def _start(self, comp: Component) -> None:
+        t0 = time.monotonic()
+        if comp.process.running():
+            if comp.healthy():
+                self._progress(f"{comp.name}: already running at {comp.endpoint.address}")
+                return
+            self._progress(f"{comp.name}: running, waiting until healthy")
+        else:
+            for what, port in comp.ports().items():
+                if port_in_use(self.settings.stack.host, port):
+                    raise StackError(f"{what} {port} on {self.settings.stack.host} is already "
+                                     f"in use by another process; free it or set a different "
+                                     f"port in the stack settings")
+            self._progress(f"{comp.name}: preparing")
+            comp.prepare()
+            comp.process.start(comp.argv(), cwd=comp.home)
+            self._progress(f"{comp.name}: started, waiting until healthy")
+        self._wait_healthy(comp)
+        self._progress(f"{comp.name}: healthy at {comp.endpoint.address} "
+                       f"({time.monotonic() - t0:.1f} s)")
+
+    def _wait_healthy(self, comp: Component) -> None:
+        deadline = time.monotonic() + self.settings.stack.health_timeout_s
+        while time.monotonic() < deadline:
+            if comp.healthy():
+                return
+            if not comp.process.running():
+                raise StackError(f"{comp.name} exited during start-up; last lines of "
+                                 f"{comp.process.log_file}:\n{comp.process.log_tail()}")
+            time.sleep(0.5)
+        raise StackError(f"{comp.name} did not become healthy within "
+                         f"{self.settings.stack.health_timeout_s:.0f} s; last lines of "
+                         f"{comp.process.log_file}:\n{comp.process.log_tail()}")
+
+    def _write_endpoints(self) -> None:
+        endpoints = {c.name: c.endpoint.address for c in self.components}
+        self.settings.stack.home.mkdir(parents=True, exist_ok=True)
+        (self.settings.stack.home / "endpoints.json").write_text(json.dumps(endpoints, indent=2))
+
+    def status(self) -> list[ComponentStatus]:
+        out = []
+        for comp in self.components:
+            pid = comp.process.pid()
+            out.append(ComponentStatus(comp.name, comp.endpoint.address, pid,
+                                       pid is not None and comp.healthy()))
+        return out
+
+    def down(self) -> list[str]:
+        """Stop what `up` started, in reverse order; return the names stopped."""
+        stopped = []
+        for comp in reversed(self.components):
+            if comp.process.stop():
+                stopped.append(comp.name)
+                self._progress(f"{comp.name}: stopped")
+        return stopped

@@ -1,0 +1,389 @@
+"""Validation of event records: the schema's shape plus the rules the metrics rely on.
+
+A validator is compiled once per schema into nested checker closures; checking returns the
+record with aware datetimes converted to epoch milliseconds, so encoders need no second pass.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.errors import InvalidEvent
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+# The accepted event-time range: anything outside is a producer bug (seconds vs millis, a
+# zeroed clock) that would poison windows, so it is rejected rather than stored.
+MIN_TIMESTAMP_MS = (datetime(2000, 1, 1, tzinfo=UTC) - EPOCH) // _MS
+MAX_TIMESTAMP_MS = (datetime(2100, 1, 1, tzinfo=UTC) - EPOCH) // _MS
+MAX_PROJECT_ID_LENGTH = 128
+# Fields every event family carries (the state snapshot does not).
+ENVELOPE_FIELDS = frozenset({"event_id", "project_id", "occurred_at", "source", "actor"})
+# Fields where +/-inf is meaningful: the open-ended latency bucket.
+_INFINITY_ALLOWED = frozenset({"le"})
+_INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+
+
+def to_millis(value: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (floored, as Avro writers do)."""
+    return (value - EPOCH) // _MS
+
+
+def from_millis(ms: int) -> datetime:
+    """The aware UTC datetime of epoch milliseconds."""
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+Checker = Callable[[Any, str], Any]
+"""Checks a value at a path and returns it, converted where needed (datetime -> millis)."""
+
+
+def _fail(path: str, message: str) -> InvalidEvent:
+    return InvalidEvent(path, message)
+
+
+def _check_string(value: Any, path: str) -> Any:
+    if not isinstance(value, str):
+        raise _fail(path, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _check_uuid(value: Any, path: str) -> Any:
+    if not isinstance(value, str):
+        raise _fail(path, f"expected a UUID string, got {type(value).__name__}")
+    try:
+        uuid.UUID(value)
+    except ValueError as exc:
+        raise _fail(path, f"{value!r} is not a UUID") from exc
+    return value
+
+
+def _check_bool(value: Any, path: str) -> Any:
+    if not isinstance(value, bool):
+        raise _fail(path, f"expected a boolean, got {type(value).__name__}")
+    return value
+
+
+def _integer_checker(avro_type: str) -> Checker:
+    low, high = _INT_RANGE[avro_type]
+
+    def check(value: Any, path: str) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _fail(path, f"expected an integer, got {type(value).__name__}")
+        if not low <= value <= high:
+            raise _fail(path, f"{value} does not fit an Avro {avro_type}")
+        return value
+
+    return check
+
+
+def _float_checker(allow_infinity: bool) -> Checker:
+    def check(value: Any, path: str) -> Any:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise _fail(path, f"expected a number, got {type(value).__name__}")
+        if math.isnan(value) or (math.isinf(value) and not allow_infinity):
+            raise _fail(path, f"{value} is not a finite number")
+        return value
+
+    return check
+
+
+def _check_timestamp(value: Any, path: str) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _fail(path, "naive datetime; give an aware datetime (e.g. tzinfo=UTC)")
+        value = to_millis(value)
+    elif not isinstance(value, int) or isinstance(value, bool):
+        raise _fail(
+            path, f"expected epoch milliseconds or an aware datetime, got {type(value).__name__}"
+        )
+    if not MIN_TIMESTAMP_MS <= value < MAX_TIMESTAMP_MS:
+        raise _fail(path, f"{value} ms is outside the accepted range 2000-01-01 .. 2100-01-01")
+    return value
+
+
+def _enum_checker(symbols: list[str]) -> Checker:
+    known = frozenset(symbols)
+
+    def check(value: Any, path: str) -> Any:
+        if value not in known:
+            raise _fail(path, f"{value!r} is not one of {', '.join(symbols)}")
+        return value
+
+    return check
+
+
+def _nullable(inner: Checker) -> Checker:
+    def check(value: Any, path: str) -> Any:
+        return None if value is None else inner(value, path)
+
+    return check
+
+
+def _array_checker(items: Checker) -> Checker:
+    def check(value: Any, path: str) -> Any:
+        if not isinstance(value, list | tuple):
+            raise _fail(path, f"expected a list, got {type(value).__name__}")
+        out = [items(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return value if all(a is b for a, b in zip(out, value, strict=True)) else out
+
+    return check
+
+
+def _map_checker(values: Checker) -> Checker:
+    def check(value: Any, path: str) -> Any:
+        if not isinstance(value, Mapping):
+            raise _fail(path, f"expected a mapping, got {type(value).__name__}")
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _fail(path, f"map key {key!r} is not a string")
+            values(item, f"{path}.{key}")
+        return value
+
+    return check
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    check: Checker
+    required: bool  # no default in the schema
+    non_empty: bool  # a required plain string: an empty one is never meaningful
+
+
+def _record_checker(fields: list[_Field], record_name: str) -> Checker:
+    known = frozenset(f.name for f in fields)
+
+    def check(value: Any, path: str) -> Any:
+        if not isinstance(value, Mapping):
+            raise _fail(path or record_name, f"expected a mapping, got {type(value).__name__}")
+        unknown = value.keys() - known
+        if unknown:
+            name = sorted(unknown)[0]
+            raise _fail(_join(path, name), f"unknown field (not in {record_name})")
+        changed: dict[str, Any] | None = None
+        for field in fields:
+            field_path = _join(path, field.name)
+            if field.name not in value:
+                if field.required:
+                    raise _fail(field_path, "required field is missing")
+                continue
+            raw = value[field.name]
+            checked = field.check(raw, field_path)
+            if field.non_empty and not checked:
+                raise _fail(field_path, "must not be empty")
+            if checked is not raw:
+                if changed is None:
+                    changed = dict(value)
+                changed[field.name] = checked
+        return value if changed is None else changed
+
+    return check
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _compile(schema: Any, named: dict[str, Checker], namespace: str, path: str) -> Checker:
+    """Builds the checker of one (sub)schema; ``named`` resolves references to named types."""
+    if isinstance(schema, str):
+        if schema in ("string", "bytes"):
+            return _check_string if schema == "string" else _check_bytes
+        if schema in _INT_RANGE:
+            return _integer_checker(schema)
+        if schema in ("float", "double"):
+            return _float_checker(allow_infinity=path.rpartition(".")[2] in _INFINITY_ALLOWED)
+        if schema == "boolean":
+            return _check_bool
+        if schema == "null":
+            return _check_null
+        full = schema if "." in schema else f"{namespace}.{schema}"
+        return named[full] if full in named else named[schema]
+    if isinstance(schema, list):
+        branches = [b for b in schema if b != "null"]
+        if len(branches) != 1 or len(schema) > 2:
+            raise ValueError(f"{path}: only [null, T] unions are supported by the validator")
+        inner = _compile(branches[0], named, namespace, path)
+        return _nullable(inner) if "null" in schema else inner
+    kind = schema["type"]
+    logical = schema.get("logicalType")
+    if logical == "timestamp-millis":
+        return _check_timestamp
+    if logical == "uuid":
+        return _check_uuid
+    if kind == "enum":
+        checker = _enum_checker(schema["symbols"])
+        named[full_name(schema, namespace)] = checker
+        return checker
+    if kind == "array":
+        return _array_checker(_compile(schema["items"], named, namespace, path))
+    if kind == "map":
+        return _map_checker(_compile(schema["values"], named, namespace, path))
+    if kind == "record":
+        full = full_name(schema, namespace)
+        inner_ns = full.rpartition(".")[0]
+        fields = [
+            _Field(
+                name=f["name"],
+                check=_compile(f["type"], named, inner_ns, f"{path}.{f['name']}"),
+                required="default" not in f,
+                non_empty="default" not in f and f["type"] == "string",
+            )
+            for f in schema["fields"]
+        ]
+        checker = _record_checker(fields, full)
+        named[full] = checker
+        return checker
+    return _compile(kind, named, namespace, path)
+
+
+def _check_bytes(value: Any, path: str) -> Any:
+    if not isinstance(value, bytes):
+        raise _fail(path, f"expected bytes, got {type(value).__name__}")
+    return value
+
+
+def _check_null(value: Any, path: str) -> Any:
+    if value is not None:
+        raise _fail(path, "expected null")
+    return value
+
+
+def full_name(schema: Mapping[str, Any], namespace: str = "") -> str:
+    """The full name of a named Avro type, as the specification resolves it."""
+    name = str(schema["name"])
+    if "." in name:
+        return name
+    ns = schema.get("namespace", namespace)
+    return f"{ns}.{name}" if ns else name
+
+
+# --- semantic rules per family (pure; records carry int millisecond timestamps) -----------
+
+
+def _non_negative(record: Mapping[str, Any], *names: str) -> None:
+    for name in names:
+        value = record.get(name)
+        if value is not None and value < 0:
+            raise InvalidEvent(name, f"must not be negative, got {value}")
+
+
+def _at_least_one(record: Mapping[str, Any], *names: str) -> None:
+    for name in names:
+        value = record.get(name)
+        if value is not None and value < 1:
+            raise InvalidEvent(name, f"must be at least 1, got {value}")
+
+
+def _require(record: Mapping[str, Any], name: str, when: str) -> None:
+    if not record.get(name):
+        raise InvalidEvent(name, f"required on {when}")
+
+
+def _check_envelope(record: Mapping[str, Any]) -> None:
+    project_id = record["project_id"]
+    if len(project_id) > MAX_PROJECT_ID_LENGTH:
+        raise InvalidEvent("project_id", f"longer than {MAX_PROJECT_ID_LENGTH} characters")
+    if not project_id.isprintable() or project_id.strip() != project_id:
+        raise InvalidEvent("project_id", f"{project_id!r} has unprintable or edge whitespace")
+
+
+def _rules_rfc(record: Mapping[str, Any]) -> None:
+    if record["type"] == "decided":
+        _require(record, "decision", "rfc decided events")
+
+
+def _rules_task(record: Mapping[str, Any]) -> None:
+    _at_least_one(record, "attempt")
+    _non_negative(record, "tokens", "cost_usd", "duration_seconds")
+
+
+def _rules_review(record: Mapping[str, Any]) -> None:
+    if record["type"] == "completed":
+        _require(record, "outcome", "review completed events")
+    _at_least_one(record, "iteration")
+    _non_negative(record, "findings_count")
+
+
+def _rules_test(record: Mapping[str, Any]) -> None:
+    _non_negative(record, "passed", "failed", "skipped", "flaky", "duration_seconds")
+    if record["flaky"] > record["passed"]:
+        raise InvalidEvent("flaky", "flaky tests are counted in passed, so flaky <= passed")
+    coverage = record.get("coverage_ratio")
+    if coverage is not None and not 0.0 <= coverage <= 1.0:
+        raise InvalidEvent("coverage_ratio", f"must be in [0, 1], got {coverage}")
+
+
+def _rules_deployment(record: Mapping[str, Any]) -> None:
+    if record["kind"] == "rollback":
+        _require(record, "rolls_back_deployment_id", "rollback deployments")
+    for i, change_id in enumerate(record.get("change_ids", ())):
+        if not change_id:
+            raise InvalidEvent(f"change_ids[{i}]", "must not be empty")
+
+
+def _no_rules(record: Mapping[str, Any]) -> None:
+    """Families whose schema already says everything (change, incident)."""
+
+
+def _rules_sli(record: Mapping[str, Any]) -> None:
+    total, good = record["requests_total"], record["requests_good"]
+    _non_negative(record, "requests_total", "requests_good")
+    if record["interval_seconds"] <= 0:
+        raise InvalidEvent("interval_seconds", "must be positive")
+    if good > total:
+        raise InvalidEvent("requests_good", f"{good} exceeds requests_total {total}")
+    previous_le, previous_count = -math.inf, 0
+    for i, bucket in enumerate(record.get("latency_buckets", ())):
+        le, count = bucket["le"], bucket["count"]
+        if le < 0:
+            raise InvalidEvent(f"latency_buckets[{i}].le", f"must not be negative, got {le}")
+        if le <= previous_le:
+            raise InvalidEvent(f"latency_buckets[{i}].le", "bucket bounds must increase")
+        if count < previous_count:
+            raise InvalidEvent(f"latency_buckets[{i}].count", "counts are cumulative")
+        if count > total:
+            raise InvalidEvent(
+                f"latency_buckets[{i}].count", f"{count} exceeds requests_total {total}"
+            )
+        previous_le, previous_count = le, count
+
+
+def _rules_state(record: Mapping[str, Any]) -> None:
+    _non_negative(record, "events_applied")
+
+
+_FAMILY_RULES: dict[str, Callable[[Mapping[str, Any]], None]] = {
+    "rfc": _rules_rfc,
+    "task": _rules_task,
+    "review": _rules_review,
+    "test": _rules_test,
+    "change": _no_rules,
+    "deployment": _rules_deployment,
+    "incident": _no_rules,
+    "sli": _rules_sli,
+    "state": _rules_state,
+}
+
+
+class RecordValidator:
+    """Validates records of one family: schema shape, envelope and the family's rules."""
+
+    def __init__(self, family: str, schema: Mapping[str, Any]) -> None:
+        self._check = _compile(dict(schema), {}, "", "")
+        self._rules = _FAMILY_RULES.get(family, _no_rules)
+        self._enveloped = {f["name"] for f in schema["fields"]} >= ENVELOPE_FIELDS
+
+    def __call__(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Raise InvalidEvent naming the field, else return the record in wire form."""
+        checked: dict[str, Any] = self._check(record, "")
+        if self._enveloped:
+            _check_envelope(checked)
+        self._rules(checked)
+        return checked

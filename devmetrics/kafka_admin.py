@@ -34,15 +34,34 @@ def topic_specs(kafka: KafkaSettings) -> list[NewTopic]:
     topics = Topics(kafka.topic_prefix)
     rf = kafka.replication_factor
     specs = [
-        NewTopic(name, num_partitions=kafka.partitions, replication_factor=rf,
-                 config={"retention.ms": str(35 * 86_400_000)})
+        NewTopic(
+            name,
+            num_partitions=kafka.partitions,
+            replication_factor=rf,
+            config={"retention.ms": str(35 * 86_400_000)},
+        )
         for name in topics.all_events
     ]
-    specs.append(NewTopic(topics.deadletter, num_partitions=kafka.partitions,
-                          replication_factor=rf, config={"retention.ms": str(35 * 86_400_000)}))
-    specs.append(NewTopic(topics.state, num_partitions=kafka.partitions, replication_factor=rf,
-                          config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000",
-                                  "segment.ms": "3600000"}))
+    specs.append(
+        NewTopic(
+            topics.deadletter,
+            num_partitions=kafka.partitions,
+            replication_factor=rf,
+            config={"retention.ms": str(35 * 86_400_000)},
+        )
+    )
+    specs.append(
+        NewTopic(
+            topics.state,
+            num_partitions=kafka.partitions,
+            replication_factor=rf,
+            config={
+                "cleanup.policy": "compact",
+                "min.compaction.lag.ms": "60000",
+                "segment.ms": "3600000",
+            },
+        )
+    )
     return specs
 
 

@@ -27,7 +27,7 @@ def _docker_engine_answers() -> bool:
         import docker
 
         docker.from_env(timeout=2).ping()
-    except Exception:  # noqa: BLE001 - no engine, no socket, no SDK: all mean "no Docker"
+    except Exception:
         return False
     return True
 
@@ -35,12 +35,15 @@ def _docker_engine_answers() -> bool:
 def _stack_settings(tmp: Path) -> Settings:
     base = load_settings()
     ports = {
-        "kafka_port": free_port(), "kafka_controller_port": free_port(),
-        "prometheus_port": free_port(), "alertmanager_port": free_port(),
+        "kafka_port": free_port(),
+        "kafka_controller_port": free_port(),
+        "prometheus_port": free_port(),
+        "alertmanager_port": free_port(),
         "victoriametrics_port": free_port(),
     }
-    stack = base.stack.model_copy(update={"home": tmp, "prometheus_scrape_interval": "1s",
-                                          "kafka_heap": "768M", **ports})
+    stack = base.stack.model_copy(
+        update={"home": tmp, "prometheus_scrape_interval": "1s", "kafka_heap": "768M", **ports}
+    )
     return base.model_copy(update={"stack": stack})
 
 
@@ -73,8 +76,9 @@ def kafka_bootstrap(test_stack_settings: Settings) -> Iterator[str]:
 @pytest.fixture
 def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     """Kafka settings with a fresh topic prefix, its topics created: tests never share topics."""
-    settings = KafkaSettings(bootstrap=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
-                             partitions=4)
+    settings = KafkaSettings(
+        bootstrap=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}", partitions=4
+    )
     ensure_topics(settings)
     return settings
 

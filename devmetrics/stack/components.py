@@ -52,8 +52,9 @@ class Component:
         self.settings = settings
         self.stack = settings.stack
         self.home = self.stack.home / self.name
-        self.process = ManagedProcess(self.name, self.stack.home / "run",
-                                      self.stack.home / "logs" / f"{self.name}.log")
+        self.process = ManagedProcess(
+            self.name, self.stack.home / "run", self.stack.home / "logs" / f"{self.name}.log"
+        )
 
     @property
     def endpoint(self) -> Endpoint:
@@ -75,7 +76,7 @@ class Component:
 
 def http_ok(url: str, timeout_s: float = 2.0) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - loopback URL
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
             return 200 <= int(resp.status) < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -88,16 +89,22 @@ def require_binary(binary: str, settings: Settings) -> str:
         return found
     package = DEBIAN_PACKAGES[binary]
     if not settings.stack.install_packages:
-        raise StackError(f"{binary} is not installed; install the Debian package {package} "
-                         f"(apt-get install -y {package}) or allow installs")
+        raise StackError(
+            f"{binary} is not installed; install the Debian package {package} "
+            f"(apt-get install -y {package}) or allow installs"
+        )
     if shutil.which("apt-get") is None:
-        raise StackError(f"{binary} is not installed and apt-get is not available to install "
-                         f"the package {package}")
+        raise StackError(
+            f"{binary} is not installed and apt-get is not available to install "
+            f"the package {package}"
+        )
     log.info("installing Debian packages: %s", " ".join(DEBIAN_PACKAGES.values()))
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", *sorted(set(DEBIAN_PACKAGES.values()))]):
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", *sorted(set(DEBIAN_PACKAGES.values()))],
+    ):
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
             raise StackError(f"installing {package} failed ({' '.join(cmd)}):\n{tail}")
@@ -117,8 +124,10 @@ class Kafka(Component):
         return Endpoint(self.stack.host, self.stack.kafka_port)
 
     def ports(self) -> dict[str, int]:
-        return {"kafka port": self.stack.kafka_port,
-                "kafka controller port": self.stack.kafka_controller_port}
+        return {
+            "kafka port": self.stack.kafka_port,
+            "kafka controller port": self.stack.kafka_controller_port,
+        }
 
     @property
     def libs(self) -> Path:
@@ -131,8 +140,10 @@ class Kafka(Component):
     def prepare(self) -> None:
         java = shutil.which("java")
         if java is None:
-            raise StackError("Java is not installed: Kafka needs Java 17 or later "
-                             "(apt-get install -y openjdk-17-jre-headless)")
+            raise StackError(
+                "Java is not installed: Kafka needs Java 17 or later "
+                "(apt-get install -y openjdk-17-jre-headless)"
+            )
         self._fetch_jars()
         self.home.mkdir(parents=True, exist_ok=True)
         data = self.home / "data"
@@ -148,74 +159,112 @@ class Kafka(Component):
             return
         mvn = shutil.which("mvn")
         if mvn is None:
-            raise StackError("Maven is not installed: it fetches the Kafka broker jars "
-                             "(apt-get install -y maven)")
+            raise StackError(
+                "Maven is not installed: it fetches the Kafka broker jars "
+                "(apt-get install -y maven)"
+            )
         pom = REPO_ROOT / "infra" / "kafka" / "pom.xml"
         staging = self.libs.with_name("libs.partial")
         shutil.rmtree(staging, ignore_errors=True)
-        log.info("fetching Apache Kafka %s jars from Maven Central into %s",
-                 self.stack.kafka_version, self.libs)
-        cmd = [mvn, "-q", "-B", "-f", str(pom), f"-Dkafka.version={self.stack.kafka_version}",
-               f"-Dmaven.repo.local={self.stack.cache / 'm2'}",
-               "dependency:copy-dependencies", f"-DoutputDirectory={staging}"]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+        log.info(
+            "fetching Apache Kafka %s jars from Maven Central into %s",
+            self.stack.kafka_version,
+            self.libs,
+        )
+        cmd = [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            f"-Dkafka.version={self.stack.kafka_version}",
+            f"-Dmaven.repo.local={self.stack.cache / 'm2'}",
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={staging}",
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-            raise StackError(f"downloading the Kafka {self.stack.kafka_version} jars failed:\n"
-                             f"{tail}")
+            raise StackError(
+                f"downloading the Kafka {self.stack.kafka_version} jars failed:\n{tail}"
+            )
         shutil.rmtree(self.libs, ignore_errors=True)
         staging.rename(self.libs)
         marker.write_text(self.stack.kafka_version)
 
     def _server_properties(self, data: Path) -> str:
         host, port, cport = self.stack.host, self.stack.kafka_port, self.stack.kafka_controller_port
-        return "\n".join([
-            "# Generated by `devmetrics stack up`; edit the settings, not this file.",
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@{host}:{cport}",
-            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
-            f"advertised.listeners=PLAINTEXT://{host}:{port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            f"log.dirs={data}",
-            f"num.partitions={self.settings.kafka.partitions}",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=12",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=false",
-            # Backfills produce large batches; 8 MB leaves room over the producers' 1 MB.
-            "message.max.bytes=8388608",
-            "",
-        ])
+        return "\n".join(
+            [
+                "# Generated by `devmetrics stack up`; edit the settings, not this file.",
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@{host}:{cport}",
+                f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+                f"advertised.listeners=PLAINTEXT://{host}:{port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                f"log.dirs={data}",
+                f"num.partitions={self.settings.kafka.partitions}",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=12",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=false",
+                # Backfills produce large batches; 8 MB leaves room over the producers' 1 MB.
+                "message.max.bytes=8388608",
+                "",
+            ]
+        )
 
     def _format(self, data: Path) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        cmd = ["java", "-cp", f"{self.libs}/*", "kafka.tools.StorageTool", "format",
-               "-t", cluster_id, "-c", str(self.properties)]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+        cmd = [
+            "java",
+            "-cp",
+            f"{self.libs}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self.properties),
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
             raise StackError(f"formatting the Kafka log dir {data} failed:\n{tail}")
 
     def argv(self) -> list[str]:
-        return ["java", f"-Xmx{self.stack.kafka_heap}", f"-Xms{self.stack.kafka_heap}",
-                "-XX:+UseG1GC", "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-                "-cp", f"{self.libs}/*", "kafka.Kafka", str(self.properties)]
+        return [
+            "java",
+            f"-Xmx{self.stack.kafka_heap}",
+            f"-Xms{self.stack.kafka_heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            "-cp",
+            f"{self.libs}/*",
+            "kafka.Kafka",
+            str(self.properties),
+        ]
 
     def healthy(self) -> bool:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.endpoint.address,
-                             "socket.connection.setup.timeout.ms": 2000,
-                             "log_level": 0, "logger": _quiet})
+        admin = AdminClient(
+            {
+                "bootstrap.servers": self.endpoint.address,
+                "socket.connection.setup.timeout.ms": 2000,
+                "log_level": 0,
+                "logger": _quiet,
+            }
+        )
         try:
             return len(admin.list_topics(timeout=2).brokers) >= 1
-        except Exception:  # noqa: BLE001 - any client error means "not ready yet"
+        except Exception:
             return False
 
 
@@ -253,9 +302,13 @@ class VictoriaMetrics(Component):
         (self.home / "data").mkdir(parents=True, exist_ok=True)
 
     def argv(self) -> list[str]:
-        return [self.binary, f"-httpListenAddr={self.endpoint.address}",
-                "-retentionPeriod=400d", "-loggerLevel=INFO",
-                f"-storageDataPath={self.home / 'data'}"]
+        return [
+            self.binary,
+            f"-httpListenAddr={self.endpoint.address}",
+            "-retentionPeriod=400d",
+            "-loggerLevel=INFO",
+            f"-storageDataPath={self.home / 'data'}",
+        ]
 
     def healthy(self) -> bool:
         return http_ok(f"{self.endpoint.url}/health")
@@ -287,11 +340,14 @@ class Alertmanager(Component):
         (self.home / "data").mkdir(parents=True, exist_ok=True)
 
     def argv(self) -> list[str]:
-        return [self.binary, f"--web.listen-address={self.endpoint.address}",
-                f"--storage.path={self.home / 'data'}",
-                # A single local instance: no gossip cluster port.
-                "--cluster.listen-address=",
-                f"--config.file={self.config_dir / 'alertmanager.yml'}"]
+        return [
+            self.binary,
+            f"--web.listen-address={self.endpoint.address}",
+            f"--storage.path={self.home / 'data'}",
+            # A single local instance: no gossip cluster port.
+            "--cluster.listen-address=",
+            f"--config.file={self.config_dir / 'alertmanager.yml'}",
+        ]
 
     def healthy(self) -> bool:
         return http_ok(f"{self.endpoint.url}/-/ready")
@@ -349,8 +405,11 @@ class Prometheus(Component):
                 static["targets"] = [am]
         for remote in cfg.get("remote_write", []):
             remote["url"] = f"http://{host}:{self.stack.victoriametrics_port}/api/v1/write"
-        own = {"prometheus": self.stack.prometheus_port, "alertmanager": am,
-               "victoriametrics": self.stack.victoriametrics_port}
+        own = {
+            "prometheus": self.stack.prometheus_port,
+            "alertmanager": am,
+            "victoriametrics": self.stack.victoriametrics_port,
+        }
         for job in cfg.get("scrape_configs", []):
             if job.get("job_name") in own and job.get("static_configs"):
                 target = own[job["job_name"]]
@@ -360,10 +419,14 @@ class Prometheus(Component):
         return cfg
 
     def argv(self) -> list[str]:
-        return [self.binary, f"--web.listen-address={self.endpoint.address}",
-                f"--storage.tsdb.path={self.home / 'data'}",
-                "--web.enable-lifecycle", "--storage.tsdb.retention.time=15d",
-                f"--config.file={self.config_dir / 'prometheus.yml'}"]
+        return [
+            self.binary,
+            f"--web.listen-address={self.endpoint.address}",
+            f"--storage.tsdb.path={self.home / 'data'}",
+            "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=15d",
+            f"--config.file={self.config_dir / 'prometheus.yml'}",
+        ]
 
     def healthy(self) -> bool:
         return http_ok(f"{self.endpoint.url}/-/ready")

@@ -34,8 +34,9 @@ class ComponentStatus:
 
 
 class Stack:
-    def __init__(self, settings: Settings, progress: Progress | None = None,
-                 only: set[str] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, progress: Progress | None = None, only: set[str] | None = None
+    ) -> None:
         """`only` limits the stack to the named components (tests start what they need)."""
         self.settings = settings
         self.components: list[Component] = [
@@ -77,16 +78,19 @@ class Stack:
         else:
             for what, port in comp.ports().items():
                 if port_in_use(self.settings.stack.host, port):
-                    raise StackError(f"{what} {port} on {self.settings.stack.host} is already "
-                                     f"in use by another process; free it or set a different "
-                                     f"port in the stack settings")
+                    raise StackError(
+                        f"{what} {port} on {self.settings.stack.host} is already "
+                        f"in use by another process; free it or set a different "
+                        f"port in the stack settings"
+                    )
             self._progress(f"{comp.name}: preparing")
             comp.prepare()
             comp.process.start(comp.argv(), cwd=comp.home)
             self._progress(f"{comp.name}: started, waiting until healthy")
         self._wait_healthy(comp)
-        self._progress(f"{comp.name}: healthy at {comp.endpoint.address} "
-                       f"({time.monotonic() - t0:.1f} s)")
+        self._progress(
+            f"{comp.name}: healthy at {comp.endpoint.address} ({time.monotonic() - t0:.1f} s)"
+        )
 
     def _wait_healthy(self, comp: Component) -> None:
         deadline = time.monotonic() + self.settings.stack.health_timeout_s
@@ -94,12 +98,16 @@ class Stack:
             if comp.healthy():
                 return
             if not comp.process.running():
-                raise StackError(f"{comp.name} exited during start-up; last lines of "
-                                 f"{comp.process.log_file}:\n{comp.process.log_tail()}")
+                raise StackError(
+                    f"{comp.name} exited during start-up; last lines of "
+                    f"{comp.process.log_file}:\n{comp.process.log_tail()}"
+                )
             time.sleep(0.5)
-        raise StackError(f"{comp.name} did not become healthy within "
-                         f"{self.settings.stack.health_timeout_s:.0f} s; last lines of "
-                         f"{comp.process.log_file}:\n{comp.process.log_tail()}")
+        raise StackError(
+            f"{comp.name} did not become healthy within "
+            f"{self.settings.stack.health_timeout_s:.0f} s; last lines of "
+            f"{comp.process.log_file}:\n{comp.process.log_tail()}"
+        )
 
     def _write_endpoints(self) -> None:
         endpoints = {c.name: c.endpoint.address for c in self.components}
@@ -110,8 +118,11 @@ class Stack:
         out = []
         for comp in self.components:
             pid = comp.process.pid()
-            out.append(ComponentStatus(comp.name, comp.endpoint.address, pid,
-                                       pid is not None and comp.healthy()))
+            out.append(
+                ComponentStatus(
+                    comp.name, comp.endpoint.address, pid, pid is not None and comp.healthy()
+                )
+            )
         return out
 
     def down(self) -> list[str]:

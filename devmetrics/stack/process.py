@@ -43,17 +43,23 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.pid() is not None
 
-    def start(self, argv: Sequence[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> int:
+    def start(
+        self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> int:
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             log.write(f"\n--- starting {self.name}: {' '.join(argv)}\n".encode())
             log.flush()
             try:
-                proc = subprocess.Popen(  # noqa: S603 - argv built by the launcher, no shell
-                    list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+                proc = subprocess.Popen(
+                    list(argv),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env={**os.environ, **(env or {})},
+                    cwd=cwd,
+                    start_new_session=True,
                 )
             except OSError as exc:
                 raise StackError(f"{self.name}: cannot start {argv[0]}: {exc.strerror}") from exc

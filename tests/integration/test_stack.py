@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback
+    with urllib.request.urlopen(url, timeout=5) as resp:
         return json.loads(resp.read())
 
 
@@ -46,18 +46,30 @@ def _wait_for(fn: Any, timeout_s: float = 60.0, interval_s: float = 0.5) -> Any:
 
 def test_confluent_kafka_round_trip(kafka_settings, topics) -> None:
     topic = topics.events("deployment")
-    producer = Producer({"bootstrap.servers": kafka_settings.bootstrap, "acks": "all",
-                         "enable.idempotence": True})
+    producer = Producer(
+        {"bootstrap.servers": kafka_settings.bootstrap, "acks": "all", "enable.idempotence": True}
+    )
     acked: list[tuple[int, int]] = []
     for i in range(100):
-        producer.produce(topic, key=f"proj-{i % 7}", value=f"v{i}".encode(),
-                         on_delivery=lambda err, msg: acked.append((msg.partition(), msg.offset()))
-                         if err is None else None)
+        producer.produce(
+            topic,
+            key=f"proj-{i % 7}",
+            value=f"v{i}".encode(),
+            on_delivery=lambda err, msg: (
+                acked.append((msg.partition(), msg.offset())) if err is None else None
+            ),
+        )
     assert producer.flush(15) == 0
     assert len(acked) == 100
 
-    consumer = Consumer({"bootstrap.servers": kafka_settings.bootstrap, "group.id": "t-rt",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_settings.bootstrap,
+            "group.id": "t-rt",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     seen: dict[str, str] = {}
     deadline = time.monotonic() + 30
@@ -89,8 +101,11 @@ def test_aiokafka_round_trip_lands_in_same_partition(kafka_settings, topics) -> 
                 placed[key] = meta.partition
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap,
-                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka_settings.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
         await consumer.start()
         try:
             parts = [TopicPartition(topic, p) for p in range(kafka_settings.partitions)]
@@ -110,12 +125,19 @@ def test_aiokafka_round_trip_lands_in_same_partition(kafka_settings, topics) -> 
 
     aio_partitions = asyncio.run(run())
 
-    producer = Producer({"bootstrap.servers": kafka_settings.bootstrap,
-                         "partitioner": CONFLUENT_PARTITIONER})
+    producer = Producer(
+        {"bootstrap.servers": kafka_settings.bootstrap, "partitioner": CONFLUENT_PARTITIONER}
+    )
     confluent_partitions: dict[str, int] = {}
     for key in keys:
-        producer.produce(topic, key=key, value=b"c", on_delivery=lambda err, msg, k=key:
-                         confluent_partitions.__setitem__(k, msg.partition()))
+        producer.produce(
+            topic,
+            key=key,
+            value=b"c",
+            on_delivery=lambda err, msg, k=key: confluent_partitions.__setitem__(
+                k, msg.partition()
+            ),
+        )
     assert producer.flush(15) == 0
     assert confluent_partitions == aio_partitions
     assert len(set(aio_partitions.values())) > 1
@@ -123,8 +145,13 @@ def test_aiokafka_round_trip_lands_in_same_partition(kafka_settings, topics) -> 
 
 @pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by .ci/run")
 def test_kcat_lists_one_broker_and_the_topics(kafka_settings, topics) -> None:
-    out = subprocess.run(["kcat", "-L", "-J", "-b", kafka_settings.bootstrap],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+        ["kcat", "-L", "-J", "-b", kafka_settings.bootstrap],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     meta = json.loads(out)
     assert len(meta["brokers"]) == 1
     names = {t["topic"]: len(t["partitions"]) for t in meta["topics"]}
@@ -146,8 +173,11 @@ def test_prometheus_scrapes_and_victoriametrics_receives(monitoring_stack, uniqu
         assert float(result[0]["value"][1]) == 42.5
         assert result[0]["metric"]["job"] == "stack-probe"
 
-        vm = _wait_for(lambda: _query(monitoring_stack.victoriametrics_url, promql,
-                                      latency_offset="1s"), 90, 1.0)
+        vm = _wait_for(
+            lambda: _query(monitoring_stack.victoriametrics_url, promql, latency_offset="1s"),
+            90,
+            1.0,
+        )
         assert float(vm[0]["value"][1]) == 42.5
     finally:
         server.shutdown()

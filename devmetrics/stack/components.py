@@ -254,22 +254,22 @@ class Kafka(Component):
     def healthy(self) -> bool:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient(
-            {
-                "bootstrap.servers": self.endpoint.address,
-                "socket.connection.setup.timeout.ms": 2000,
-                "log_level": 0,
-                "logger": _quiet,
-            }
-        )
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.endpoint.address,
+            "socket.connection.setup.timeout.ms": 2000,
+            "logger": _quiet,
+        }
+        admin = AdminClient(config)
         try:
             return len(admin.list_topics(timeout=2).brokers) >= 1
         except Exception:
             return False
 
 
-def _quiet(*_args: Any) -> None:
-    """Swallow librdkafka's connection-refused chatter while the broker starts."""
+# librdkafka reports every refused connection while the broker starts; the probe is silent.
+_quiet = logging.getLogger("devmetrics.stack.kafka_probe")
+_quiet.addHandler(logging.NullHandler())
+_quiet.propagate = False
 
 
 _LOG4J2 = """\

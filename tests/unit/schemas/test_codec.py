@@ -13,7 +13,6 @@ from typing import Any
 import avro.schema
 import fastavro
 import pytest
-from event_samples import SAMPLES, T0, sample
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +27,7 @@ from schemas.codec import (
     UnknownSchema,
     strip_logical_types,
 )
+from schemas.examples import EXAMPLES, T0, example_event
 from schemas.topics import FAMILIES
 
 pytestmark = pytest.mark.unit
@@ -73,7 +73,7 @@ def test_families_are_the_schema_files(codec: Codec) -> None:
 
 @pytest.mark.parametrize("family", ALL_FAMILIES)
 def test_round_trip_every_family(codec: Codec, family: str) -> None:
-    event = sample(family)
+    event = example_event(family)
     data = codec.encode(family, event)
     assert data[:2] == b"\xc3\x01"
     assert data[2:10] == codec.fingerprint(family).to_bytes(8, "little")
@@ -82,7 +82,7 @@ def test_round_trip_every_family(codec: Codec, family: str) -> None:
 
 
 def test_missing_optional_fields_decode_as_their_defaults(codec: Codec) -> None:
-    event = sample("deployment", kind="planned")
+    event = example_event("deployment", kind="planned")
     for name in (
         "change_ids",
         "rolls_back_deployment_id",
@@ -102,7 +102,7 @@ def test_missing_optional_fields_decode_as_their_defaults(codec: Codec) -> None:
 
 def test_aware_datetimes_become_epoch_millis(codec: Codec) -> None:
     plus_two = timezone(timedelta(hours=2))
-    event = sample(
+    event = example_event(
         "change",
         occurred_at=datetime(2024, 5, 1, 2, 0, 0, 1_999, tzinfo=plus_two),  # T0 + 1.999 ms
         committed_at=datetime(2024, 4, 30, 23, 0, tzinfo=UTC),
@@ -114,15 +114,15 @@ def test_aware_datetimes_become_epoch_millis(codec: Codec) -> None:
 
 
 def test_datetime_and_millis_encode_to_identical_bytes(codec: Codec) -> None:
-    as_millis = codec.encode("incident", sample("incident", occurred_at=T0))
+    as_millis = codec.encode("incident", example_event("incident", occurred_at=T0))
     as_datetime = codec.encode(
-        "incident", sample("incident", occurred_at=datetime(2024, 5, 1, tzinfo=UTC))
+        "incident", example_event("incident", occurred_at=datetime(2024, 5, 1, tzinfo=UTC))
     )
     assert as_millis == as_datetime
 
 
 def test_naive_datetime_is_rejected_naming_the_field(codec: Codec) -> None:
-    event = sample("change", committed_at=datetime(2024, 5, 1))  # noqa: DTZ001 - the point of the test
+    event = example_event("change", committed_at=datetime(2024, 5, 1))  # noqa: DTZ001 - the point of the test
     with pytest.raises(InvalidEvent) as info:
         codec.encode("change", event)
     assert info.value.field == "committed_at"
@@ -219,7 +219,7 @@ INVALID = [
 
 @pytest.mark.parametrize(("family", "mutate", "field"), INVALID)
 def test_invalid_events_name_the_field(codec: Codec, family: str, mutate, field: str) -> None:
-    event = sample(family)
+    event = example_event(family)
     mutate(event)
     with pytest.raises(InvalidEvent) as info:
         codec.encode(family, event)
@@ -229,13 +229,13 @@ def test_invalid_events_name_the_field(codec: Codec, family: str, mutate, field:
 
 def test_valid_edge_values_are_accepted(codec: Codec) -> None:
     edges = [
-        ("rfc", sample("rfc", occurred_at=946_684_800_000, type="submitted", decision=None)),
-        ("rfc", sample("rfc", occurred_at=4_102_444_799_999, project_id="p" * 128)),
-        ("test", sample("test", coverage_ratio=1.0, flaky=120)),
-        ("test", sample("test", coverage_ratio=0.0, passed=0, failed=0, skipped=0, flaky=0)),
-        ("sli", sample("sli", requests_total=0, requests_good=0, latency_buckets=[])),
-        ("deployment", sample("deployment", kind="planned", rolls_back_deployment_id=None)),
-        ("review", sample("review", type="requested", outcome=None)),
+        ("rfc", example_event("rfc", occurred_at=946_684_800_000, type="submitted", decision=None)),
+        ("rfc", example_event("rfc", occurred_at=4_102_444_799_999, project_id="p" * 128)),
+        ("test", example_event("test", coverage_ratio=1.0, flaky=120)),
+        ("test", example_event("test", coverage_ratio=0.0, passed=0, failed=0, skipped=0, flaky=0)),
+        ("sli", example_event("sli", requests_total=0, requests_good=0, latency_buckets=[])),
+        ("deployment", example_event("deployment", kind="planned", rolls_back_deployment_id=None)),
+        ("review", example_event("review", type="requested", outcome=None)),
     ]
     for family, event in edges:
         assert codec.decode(codec.encode(family, event)).record == event
@@ -243,7 +243,7 @@ def test_valid_edge_values_are_accepted(codec: Codec) -> None:
 
 def test_unknown_family(codec: Codec) -> None:
     with pytest.raises(UnknownFamily) as info:
-        codec.encode("build", sample("rfc"))
+        codec.encode("build", example_event("rfc"))
     assert info.value.reason == "unknown_family"
     assert "'build'" in str(info.value)
     with pytest.raises(UnknownFamily):
@@ -279,21 +279,21 @@ def test_unknown_fingerprint(codec: Codec) -> None:
 
 
 def test_expected_family_mismatch_is_unknown_schema(codec: Codec) -> None:
-    data = codec.encode("rfc", sample("rfc"))
+    data = codec.encode("rfc", example_event("rfc"))
     assert codec.decode(data, expect_family="rfc").family == "rfc"
     with pytest.raises(UnknownSchema):
         codec.decode(data, expect_family="task")
 
 
 def test_trailing_bytes_are_undecodable(codec: Codec) -> None:
-    data = codec.encode("incident", sample("incident"))
+    data = codec.encode("incident", example_event("incident"))
     with pytest.raises(Undecodable, match="1 trailing bytes"):
         codec.decode(data + b"\x00")
 
 
 @pytest.mark.parametrize("family", ALL_FAMILIES)
 def test_every_truncation_is_a_codec_error(codec: Codec, family: str) -> None:
-    data = codec.encode(family, sample(family))
+    data = codec.encode(family, example_event(family))
     for end in range(len(data)):
         with pytest.raises(CodecError):
             codec.decode(data[:end])
@@ -301,7 +301,7 @@ def test_every_truncation_is_a_codec_error(codec: Codec, family: str) -> None:
 
 def test_decode_validates_the_record(codec: Codec) -> None:
     # An sli sample whose good count exceeds its total, written by a writer that skipped checks.
-    bad = sample("sli", requests_good=2000)
+    bad = example_event("sli", requests_good=2000)
     body = io.BytesIO()
     fastavro.schemaless_writer(body, strip_logical_types(schema_json("sli")), bad)
     data = b"\xc3\x01" + codec.fingerprint("sli").to_bytes(8, "little") + body.getvalue()
@@ -330,7 +330,7 @@ def test_garbage_bodies_only_raise_codec_errors(family: str, tail: bytes) -> Non
 )
 def test_flipped_bytes_only_raise_codec_errors(family: str, position: int, byte: int) -> None:
     codec = Codec.default()
-    data = bytearray(codec.encode(family, sample(family)))
+    data = bytearray(codec.encode(family, example_event(family)))
     data[10 + position % (len(data) - 10)] = byte
     with contextlib.suppress(CodecError):
         codec.decode(bytes(data))
@@ -347,7 +347,7 @@ V2["fields"].append({"name": "replicas", "type": "int", "default": 1})
 def test_new_reader_reads_old_data_with_defaults_filled() -> None:
     old_writer = Codec({"deployment": V1})
     new_reader = Codec({"deployment": V2}, history=[("deployment", V1)])
-    event = sample("deployment")
+    event = example_event("deployment")
     decoded = new_reader.decode(old_writer.encode("deployment", event))
     assert decoded.family == "deployment"
     assert decoded.fingerprint == old_writer.fingerprint("deployment")
@@ -357,13 +357,13 @@ def test_new_reader_reads_old_data_with_defaults_filled() -> None:
 def test_old_reader_reads_new_data_ignoring_the_added_fields() -> None:
     new_writer = Codec({"deployment": V2})
     old_reader = Codec({"deployment": V1})
-    event = sample("deployment") | {"region": "eu-west-1", "replicas": 3}
+    event = example_event("deployment") | {"region": "eu-west-1", "replicas": 3}
     data = new_writer.encode("deployment", event)
     with pytest.raises(UnknownSchema):
         old_reader.decode(data)  # a reader must be given the writer schema to resolve it
     assert old_reader.register(V2) == new_writer.fingerprint("deployment")
     decoded = old_reader.decode(data)
-    assert decoded.record == sample("deployment")
+    assert decoded.record == example_event("deployment")
     assert decoded.fingerprint == new_writer.fingerprint("deployment")
 
 
@@ -373,7 +373,7 @@ def test_history_directory_is_loaded(tmp_path: Path) -> None:
     (tmp_path / "history" / "deployment.v1.avsc").write_text(json.dumps(V1))
     codec = Codec.from_directory(tmp_path)
     assert codec.families == ("deployment",)
-    old = Codec({"deployment": V1}).encode("deployment", sample("deployment"))
+    old = Codec({"deployment": V1}).encode("deployment", example_event("deployment"))
     assert codec.decode(old).record["replicas"] == 1
 
 
@@ -388,4 +388,4 @@ def test_default_codec_is_built_once() -> None:
 
 
 def test_sample_table_covers_every_event_family() -> None:
-    assert sorted(SAMPLES) == sorted(FAMILIES)
+    assert sorted(EXAMPLES) == sorted(FAMILIES)

@@ -9,9 +9,9 @@ from typing import Any
 import avro.io
 import avro.schema
 import pytest
-from event_samples import sample
 
 from schemas.codec import HEADER_SIZE, SCHEMA_DIR, Codec
+from schemas.examples import example_event
 from schemas.topics import FAMILIES
 
 pytestmark = pytest.mark.unit
@@ -45,10 +45,10 @@ def apache_schema(family: str) -> avro.schema.Schema:
 
 @pytest.mark.parametrize("family", ALL_FAMILIES)
 def test_apache_avro_decodes_every_family(codec: Codec, family: str) -> None:
-    data = codec.encode(family, sample(family))
+    data = codec.encode(family, example_event(family))
     reader = avro.io.DatumReader(apache_schema(family))
     record = reader.read(avro.io.BinaryDecoder(io.BytesIO(data[HEADER_SIZE:])))
-    assert record == with_datetimes(sample(family))
+    assert record == with_datetimes(example_event(family))
     assert record["occurred_at" if family != "state" else "as_of"].tzinfo is not None
 
 
@@ -56,15 +56,15 @@ def test_apache_avro_decodes_every_family(codec: Codec, family: str) -> None:
 def test_apache_avro_writes_identical_bodies(codec: Codec, family: str) -> None:
     out = io.BytesIO()
     avro.io.DatumWriter(apache_schema(family)).write(
-        with_datetimes(sample(family)), avro.io.BinaryEncoder(out)
+        with_datetimes(example_event(family)), avro.io.BinaryEncoder(out)
     )
-    assert codec.encode(family, sample(family))[HEADER_SIZE:] == out.getvalue()
+    assert codec.encode(family, example_event(family))[HEADER_SIZE:] == out.getvalue()
 
 
 def test_codec_decodes_what_apache_avro_wrote(codec: Codec) -> None:
     out = io.BytesIO()
     avro.io.DatumWriter(apache_schema("deployment")).write(
-        with_datetimes(sample("deployment")), avro.io.BinaryEncoder(out)
+        with_datetimes(example_event("deployment")), avro.io.BinaryEncoder(out)
     )
     header = b"\xc3\x01" + codec.fingerprint("deployment").to_bytes(8, "little")
-    assert codec.decode(header + out.getvalue()).record == sample("deployment")
+    assert codec.decode(header + out.getvalue()).record == example_event("deployment")

@@ -1,4 +1,8 @@
-"""Valid events of every family, written out by hand, for the codec and its interop tests."""
+"""One complete, valid example event of every family (and a state snapshot), written by hand.
+
+They document the event shapes and give tests a known-good starting point:
+``example_event("deployment", kind="planned")`` is a fresh copy with fields replaced.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ _ENVELOPE: dict[str, Any] = {
     "schema_version": 1,
 }
 
-SAMPLES: dict[str, dict[str, Any]] = {
+EXAMPLES: dict[str, dict[str, Any]] = {
     "rfc": {"type": "decided", "rfc_id": "rfc-1", "decision": "accepted", "title": "Faster CI"},
     "task": {
         "type": "completed",
@@ -88,7 +92,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
 }
 
-STATE_SAMPLE: dict[str, Any] = {
+STATE_EXAMPLE: dict[str, Any] = {
     "project_id": "proj-0001",
     "as_of": T0,
     "computed_at": T0 + 1_500,
@@ -102,11 +106,11 @@ STATE_SAMPLE: dict[str, Any] = {
 }
 
 
-def sample(family: str, **overrides: Any) -> dict[str, Any]:
+def example_event(family: str, **overrides: Any) -> dict[str, Any]:
     """A complete valid event of the family, with top-level fields replaced by overrides."""
     if family == "state":
-        event = copy.deepcopy(STATE_SAMPLE)
+        event = copy.deepcopy(STATE_EXAMPLE)
     else:
-        event = copy.deepcopy(_ENVELOPE) | copy.deepcopy(SAMPLES[family])
+        event = copy.deepcopy(_ENVELOPE) | copy.deepcopy(EXAMPLES[family])
     event.update(overrides)
     return event

@@ -1,0 +1,96 @@
+"""`devmetrics export`: one exporter shard. Wires settings and options; holds no logic."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import click
+
+from devmetrics.settings import Settings
+from exporters.budget import DEFAULT_MAX_SERIES, DEFAULT_MAX_SERVICES, BudgetPolicy
+from exporters.errors import ExporterError
+from exporters.runner import DEFAULT_PORT, ShardOptions, ShardRunner
+
+
+@click.command("export")
+@click.option(
+    "--shard",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="This shard's index: it serves state partitions p with p % shards == shard.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many shards share the state topic.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help=f"Port to listen on [default: {DEFAULT_PORT} + shard].",
+)
+@click.option(
+    "--max-series",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_SERIES,
+    show_default=True,
+    help="Series budget per project.",
+)
+@click.option(
+    "--max-services",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_SERVICES,
+    show_default=True,
+    help="Services per project whose SLOs are exported.",
+)
+@click.option("--gzip-level", type=click.IntRange(1, 9), default=6, show_default=True)
+@click.option(
+    "--sd-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a Prometheus file_sd target file for this shard (removed on exit).",
+)
+@click.pass_obj
+def export(
+    settings: Settings,
+    shard: int,
+    shards: int,
+    host: str,
+    port: int | None,
+    max_series: int,
+    max_services: int,
+    gzip_level: int,
+    sd_file: Path | None,
+) -> None:
+    """Serve the projects of this shard's state partitions on /metrics."""
+    from schemas.codec import Codec
+
+    try:
+        options = ShardOptions(
+            shard=shard,
+            shards=shards,
+            host=host,
+            port=DEFAULT_PORT + shard if port is None else port,
+            policy=BudgetPolicy(max_series=max_series, max_services=max_services),
+            gzip_level=gzip_level,
+            sd_file=sd_file,
+        )
+    except (ValueError, ExporterError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    runner = ShardRunner(settings.kafka, options, Codec.default())
+    signal.signal(signal.SIGTERM, lambda *_: runner.request_stop())
+    runner.start()
+    try:
+        runner.wait()
+    except KeyboardInterrupt:
+        pass
+    except ExporterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runner.stop()

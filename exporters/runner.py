@@ -1,0 +1,129 @@
+"""Runs one exporter shard: the state-topic follower and the HTTP server, in threads."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devmetrics.kafka_admin import client_config
+from devmetrics.settings import KafkaSettings
+from exporters.budget import BudgetPolicy
+from exporters.consumer import StateFollower, owned_partitions
+from exporters.errors import ExporterError
+from exporters.records import StateDecoder
+from exporters.server import make_server
+from exporters.shard import ShardState
+from schemas.topics import Topics
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9400
+
+
+@dataclass(frozen=True)
+class ShardOptions:
+    """How one shard runs: its index, where it listens, its series budget."""
+
+    shard: int = 0
+    shards: int = 1
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    policy: BudgetPolicy = field(default_factory=BudgetPolicy)
+    gzip_level: int = 6
+    sd_file: Path | None = None
+    """Where to write a Prometheus file_sd target file naming this shard (removed on stop)."""
+
+    def __post_init__(self) -> None:
+        owned_partitions(0, self.shard, self.shards)  # validates shard and shards
+        if not 1 <= self.gzip_level <= 9:
+            raise ValueError(f"gzip level must be in 1..9, got {self.gzip_level}")
+
+
+class ShardRunner:
+    """One shard: start(), then wait() or stop(); usable in-process (tests, benchmarks)."""
+
+    def __init__(self, kafka: KafkaSettings, options: ShardOptions, codec: StateDecoder) -> None:
+        self.options = options
+        self.state = ShardState(
+            options.shard, options.shards, options.policy, gzip_level=options.gzip_level
+        )
+        self._follower = StateFollower(
+            client_config(kafka),
+            Topics(kafka.topic_prefix).state,
+            options.shard,
+            options.shards,
+            self.state,
+            codec,
+        )
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._server = make_server(self.state, options.host, options.port)
+        self._threads = [
+            threading.Thread(target=self._follow, name=f"exporter-{options.shard}-kafka"),
+            threading.Thread(
+                target=self._server.serve_forever, name=f"exporter-{options.shard}-http"
+            ),
+        ]
+
+    @property
+    def address(self) -> str:
+        """host:port the shard listens on (the real port when 0 was asked for)."""
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+        if self.options.sd_file is not None:
+            _write_target_file(self.options.sd_file, self.address)
+        log.info(
+            "shard %d/%d serves http://%s/metrics",
+            self.options.shard,
+            self.options.shards,
+            self.address,
+        )
+
+    def _follow(self) -> None:
+        try:
+            self._follower.run(self._stop)
+        except BaseException as exc:
+            self._error = exc
+            raise
+        finally:
+            self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the shard stops (or ``timeout`` passes: then False); re-raise its failure."""
+        stopped = self._stop.wait(timeout)
+        if self._error is not None:
+            raise ExporterError(
+                f"shard {self.options.shard} stopped: {self._error}"
+            ) from self._error
+        return stopped
+
+    def request_stop(self) -> None:
+        """Ask the shard to stop (safe from a signal handler); wait() then returns."""
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Stop following, stop serving, remove the target file; idempotent."""
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        for thread in self._threads:
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(timeout=10)
+        if self.options.sd_file is not None:
+            self.options.sd_file.unlink(missing_ok=True)
+
+
+def _write_target_file(path: Path, address: str) -> None:
+    """Write a file_sd target file atomically, so Prometheus never reads half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps([{"targets": [address], "labels": {}}]) + "\n")
+    os.replace(tmp, path)

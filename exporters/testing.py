@@ -1,0 +1,149 @@
+"""Example state records shaped like the processors' output (every series of docs/metrics.md).
+
+For tests, benchmarks and demos of the exporter: values are arbitrary but plausible and
+deterministic for a given project id and seed.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from exporters.budget import ACTORS, DORA_TIER_METRICS, DORA_WINDOWS, QUANTILES
+
+ALL_SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
+PROCESS_WINDOWS = ("1d", "7d")
+OBJECTIVES = {"availability": 0.999, "latency": 0.99}
+_WINDOW_SECONDS = {
+    "5m": 300,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "6h": 21600,
+    "1d": 86400,
+    "3d": 259200,
+    "30d": 2592000,
+}
+_PROCESS_COUNTS = (
+    "devmetrics_rfc_submitted",
+    "devmetrics_rfc_decided",
+    "devmetrics_task_completed",
+    "devmetrics_task_failed",
+    "devmetrics_review_completed",
+    "devmetrics_test_runs",
+)
+_PROCESS_RATIOS = (
+    "devmetrics_rfc_acceptance_ratio",
+    "devmetrics_task_success_ratio",
+    "devmetrics_review_approval_ratio",
+    "devmetrics_test_pass_ratio",
+    "devmetrics_test_flaky_ratio",
+    "devmetrics_test_coverage_ratio",
+)
+_PROCESS_DURATIONS = (
+    "devmetrics_rfc_time_to_decision_seconds",
+    "devmetrics_task_cycle_time_seconds",
+    "devmetrics_review_latency_seconds",
+    "devmetrics_test_duration_seconds",
+)
+_PROCESS_AMOUNTS = (
+    "devmetrics_task_cost_usd",
+    "devmetrics_task_cost_per_task_usd",
+    "devmetrics_review_iterations_per_change",
+    "devmetrics_review_findings",
+)
+
+
+def sample(name: str, value: float, **labels: str) -> dict[str, Any]:
+    """One Sample record of the state schema."""
+    return {"name": name, "labels": labels, "value": float(value)}
+
+
+def example_record(
+    project_id: str,
+    *,
+    as_of_ms: int = 1_750_000_000_000,
+    services: tuple[str, ...] = ("api",),
+    team: str | None = "platform",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A full state record of one project: about 100 series per service plus DORA and process."""
+    rng = random.Random(f"{seed}:{project_id}")
+    metrics: list[dict[str, Any]] = []
+    add = metrics.append
+    for window in DORA_WINDOWS:
+        add(sample("devmetrics_dora_deployments", rng.randint(0, 90), window=window))
+        add(sample("devmetrics_dora_change_failure_ratio", rng.random() / 3, window=window))
+        add(sample("devmetrics_dora_rework_ratio", rng.random() / 4, window=window))
+        for quantile in QUANTILES:
+            add(
+                sample(
+                    "devmetrics_dora_lead_time_seconds",
+                    rng.uniform(600, 9e5),
+                    window=window,
+                    quantile=quantile,
+                )
+            )
+            add(
+                sample(
+                    "devmetrics_dora_recovery_time_seconds",
+                    rng.uniform(300, 9e4),
+                    window=window,
+                    quantile=quantile,
+                )
+            )
+    add(sample("devmetrics_dora_deploy_days_per_week", rng.randint(0, 30) * 7 / 30, window="30d"))
+    for metric in DORA_TIER_METRICS:
+        add(sample("devmetrics_dora_tier", rng.randint(1, 4), metric=metric))
+    for service in services:
+        rate = rng.uniform(0.5, 50.0)
+        for slo, objective in OBJECTIVES.items():
+            add(sample("devmetrics_slo_objective_ratio", objective, service=service, slo=slo))
+            add(
+                sample(
+                    "devmetrics_slo_error_budget_remaining_ratio",
+                    rng.uniform(-0.5, 1),
+                    service=service,
+                    slo=slo,
+                )
+            )
+            for window, seconds in _WINDOW_SECONDS.items():
+                total = int(rate * seconds)
+                good = total - int(total * rng.uniform(0, 3) * (1 - objective))
+                labels = {"service": service, "slo": slo, "window": window}
+                add(sample("devmetrics_slo_requests", total, **labels))
+                add(sample("devmetrics_slo_requests_good", good, **labels))
+                if total:
+                    sli = good / total
+                    add(sample("devmetrics_slo_sli_ratio", sli, **labels))
+                    add(sample("devmetrics_slo_burn_rate", (1 - sli) / (1 - objective), **labels))
+    for actor in ACTORS:
+        add(sample("devmetrics_rfc_open_backlog", rng.randint(0, 20), actor=actor))
+        for window in PROCESS_WINDOWS:
+            for name in _PROCESS_COUNTS:
+                add(sample(name, rng.randint(0, 200), window=window, actor=actor))
+            for name in _PROCESS_RATIOS:
+                add(sample(name, rng.random(), window=window, actor=actor))
+            for name in _PROCESS_AMOUNTS:
+                add(sample(name, round(rng.uniform(0, 50), 2), window=window, actor=actor))
+            for name in _PROCESS_DURATIONS:
+                for quantile in QUANTILES:
+                    add(
+                        sample(
+                            name,
+                            rng.uniform(10, 86400),
+                            window=window,
+                            actor=actor,
+                            quantile=quantile,
+                        )
+                    )
+    return {
+        "project_id": project_id,
+        "as_of": as_of_ms,
+        "computed_at": as_of_ms + 250,
+        "last_event_at": as_of_ms - 4_000,
+        "events_applied": rng.randint(1_000, 1_000_000),
+        "team": team,
+        "schema_version": 1,
+        "metrics": metrics,
+    }

@@ -1,0 +1,498 @@
+"""The expected value of every metric in docs/metrics.md, computed from a list of events.
+
+Written independently of the processors, in plain batch style (filter, sort, index) so that
+each figure can be checked against the definition by eye. The end-to-end tests compare the
+processors' state with this, value by value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from producers.simulator.model import (
+    AVAILABILITY_OBJECTIVE,
+    DAY_MS,
+    HOUR_MS,
+    LATENCY_OBJECTIVE,
+    LATENCY_THRESHOLD_S,
+    MINUTE_MS,
+)
+
+Event = tuple[str, Mapping[str, Any]]
+Sample = dict[str, Any]
+
+WINDOWS_MS: dict[str, int] = {
+    "5m": 5 * MINUTE_MS,
+    "30m": 30 * MINUTE_MS,
+    "1h": HOUR_MS,
+    "2h": 2 * HOUR_MS,
+    "6h": 6 * HOUR_MS,
+    "1d": DAY_MS,
+    "3d": 3 * DAY_MS,
+    "7d": 7 * DAY_MS,
+    "30d": 30 * DAY_MS,
+}
+DORA_WINDOWS = ("1d", "7d", "30d")
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
+PROCESS_WINDOWS = ("1d", "7d")
+ACTORS = ("ai_agent", "human")
+QUANTILES = (("0.5", 0.5), ("0.9", 0.9))
+RETENTION_MS = 31 * DAY_MS
+SLO_PERIOD = "30d"
+FINAL_DECISIONS = ("accepted", "rejected")
+
+
+@dataclass(frozen=True)
+class Slo:
+    """One SLO of every service: its name, objective and, for latency, the bucket bound."""
+
+    name: str
+    objective: float
+    latency_le: float | None = None
+
+
+DEFAULT_SLOS: tuple[Slo, ...] = (
+    Slo("availability", AVAILABILITY_OBJECTIVE),
+    Slo("latency", LATENCY_OBJECTIVE, LATENCY_THRESHOLD_S),
+)
+
+
+def nearest_rank(values: Sequence[float], p: float) -> float | None:
+    """The value at 1-based rank ceil(p * n) of the sorted values; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[math.ceil(p * len(ordered)) - 1]
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator, or None (absent) when the denominator is 0."""
+    if denominator == 0:
+        return None
+    return numerator / denominator
+
+
+class _Metrics:
+    """Collects samples; absent values (None) are left out."""
+
+    def __init__(self) -> None:
+        self.samples: list[Sample] = []
+
+    def add(self, name: str, labels: Mapping[str, str], value: float | None) -> None:
+        if value is not None:
+            self.samples.append({"name": name, "labels": dict(labels), "value": float(value)})
+
+    def add_quantiles(self, name: str, labels: Mapping[str, str], values: list[float]) -> None:
+        for label, p in QUANTILES:
+            self.add(name, {**labels, "quantile": label}, nearest_rank(values, p))
+
+
+def accepted_events(events: Iterable[Event], as_of: int) -> list[Event]:
+    """Events inside retention (T - 31d < t <= T), then de-duplicated by event_id (first read)."""
+    seen: set[str] = set()
+    kept: list[Event] = []
+    for family, event in events:
+        if not as_of - RETENTION_MS < event["occurred_at"] <= as_of:
+            continue
+        if event["event_id"] in seen:
+            continue
+        seen.add(event["event_id"])
+        kept.append((family, event))
+    return kept
+
+
+def compute_metrics(
+    events: Iterable[Event], as_of: int, slos: Sequence[Slo] = DEFAULT_SLOS
+) -> list[Sample]:
+    """Every metric of one project as of T = `as_of` (epoch ms)."""
+    by_family: dict[str, list[Mapping[str, Any]]] = {}
+    for family, event in accepted_events(events, as_of):
+        by_family.setdefault(family, []).append(event)
+    calc = _Calculator(as_of, by_family)
+    out = _Metrics()
+    calc.dora(out)
+    calc.slo(out, slos)
+    calc.rfc(out)
+    calc.task(out)
+    calc.review(out)
+    calc.test(out)
+    return out.samples
+
+
+class _Calculator:
+    def __init__(self, as_of: int, by_family: dict[str, list[Mapping[str, Any]]]) -> None:
+        self.as_of = as_of
+        self.events = by_family
+
+    def family(self, name: str, type_: str | None = None) -> list[Mapping[str, Any]]:
+        return [e for e in self.events.get(name, []) if type_ is None or e["type"] == type_]
+
+    def in_window(self, t: int, window: str) -> bool:
+        return self.as_of - WINDOWS_MS[window] < t <= self.as_of
+
+    @staticmethod
+    def earliest(events: Iterable[Mapping[str, Any]], key: str) -> dict[str, Mapping[str, Any]]:
+        """The earliest event per value of `key` (first read wins a tie)."""
+        first: dict[str, Mapping[str, Any]] = {}
+        for e in events:
+            k = e[key]
+            if k not in first or e["occurred_at"] < first[k]["occurred_at"]:
+                first[k] = e
+        return first
+
+    # --- DORA -------------------------------------------------------------------------
+
+    def dora(self, out: _Metrics) -> None:
+        all_deployments = self.family("deployment")
+        deployments = [
+            d
+            for d in all_deployments
+            if d["status"] == "success" and d["environment"] == "production"
+        ]
+        failed_ids = {i["caused_by_deployment_id"] for i in self.family("incident")}
+        failed_ids |= {
+            d["rolls_back_deployment_id"] for d in all_deployments if d["kind"] == "rollback"
+        }
+        failed_ids.discard(None)
+
+        first_deploy: dict[str, int] = {}
+        for d in deployments:
+            for change_id in d["change_ids"]:
+                if change_id not in first_deploy or d["occurred_at"] < first_deploy[change_id]:
+                    first_deploy[change_id] = d["occurred_at"]
+        first_change = self.earliest(self.family("change"), "change_id")
+
+        incidents = self.family("incident")
+        caused = {i["incident_id"] for i in incidents if i["caused_by_deployment_id"] is not None}
+        opened = self.earliest([i for i in incidents if i["type"] == "opened"], "incident_id")
+        resolved = self.earliest([i for i in incidents if i["type"] == "resolved"], "incident_id")
+
+        tiers: dict[str, float | None] = {}
+        for window in DORA_WINDOWS:
+            labels = {"window": window}
+            in_window = [d for d in deployments if self.in_window(d["occurred_at"], window)]
+            out.add("devmetrics_dora_deployments", labels, len(in_window))
+            if window == "30d":
+                days = {
+                    datetime.fromtimestamp(d["occurred_at"] / 1000, tz=UTC).date()
+                    for d in in_window
+                }
+                out.add("devmetrics_dora_deploy_days_per_week", labels, len(days) * 7 / 30)
+
+            lead_times = [
+                (t - first_change[c]["committed_at"]) / 1000
+                for c, t in first_deploy.items()
+                if self.in_window(t, window) and c in first_change
+            ]
+            out.add_quantiles("devmetrics_dora_lead_time_seconds", labels, lead_times)
+
+            failed = [d for d in in_window if d["deployment_id"] in failed_ids]
+            cfr = ratio(len(failed), len(in_window))
+            out.add("devmetrics_dora_change_failure_ratio", labels, cfr)
+
+            recovery = [
+                (r["occurred_at"] - opened[i]["occurred_at"]) / 1000
+                for i, r in resolved.items()
+                if i in caused and i in opened and self.in_window(r["occurred_at"], window)
+            ]
+            out.add_quantiles("devmetrics_dora_recovery_time_seconds", labels, recovery)
+
+            rework = [
+                d
+                for d in in_window
+                if d["kind"] in ("hotfix", "rollback") or d["remediates_incident_id"] is not None
+            ]
+            out.add("devmetrics_dora_rework_ratio", labels, ratio(len(rework), len(in_window)))
+
+            if window == "30d":
+                tiers = {
+                    "deployment_frequency": deployment_frequency_tier(len(in_window)),
+                    "lead_time": lead_time_tier(nearest_rank(lead_times, 0.5)),
+                    "change_failure_rate": change_failure_tier(cfr),
+                    "recovery_time": recovery_tier(nearest_rank(recovery, 0.5)),
+                }
+        present = [t for t in tiers.values() if t is not None]
+        for metric, tier in tiers.items():
+            out.add("devmetrics_dora_tier", {"metric": metric}, tier)
+        if present:
+            out.add(
+                "devmetrics_dora_tier",
+                {"metric": "overall"},
+                math.floor(sum(present) / len(present)),
+            )
+
+    # --- SLO --------------------------------------------------------------------------
+
+    def slo(self, out: _Metrics, slos: Sequence[Slo]) -> None:
+        samples = self.family("sli")
+        for service in sorted({s["service"] for s in samples}):
+            mine = [s for s in samples if s["service"] == service]
+            for window in SLO_WINDOWS:
+                inside = [s for s in mine if self.in_window(s["occurred_at"], window)]
+                for slo in slos:
+                    labels = {"service": service, "slo": slo.name}
+                    total = sum(s["requests_total"] for s in inside)
+                    good = sum(good_requests(s, slo) for s in inside)
+                    w = {**labels, "window": window}
+                    out.add("devmetrics_slo_requests", w, total)
+                    out.add("devmetrics_slo_requests_good", w, good)
+                    sli = ratio(good, total)
+                    out.add("devmetrics_slo_sli_ratio", w, sli)
+                    burn = None if sli is None else (1 - sli) / (1 - slo.objective)
+                    out.add("devmetrics_slo_burn_rate", w, burn)
+                    if window == SLO_PERIOD:
+                        budget = None
+                        if total > 0:
+                            budget = 1 - (total - good) / ((1 - slo.objective) * total)
+                        out.add("devmetrics_slo_error_budget_remaining_ratio", labels, budget)
+            for slo in slos:
+                labels = {"service": service, "slo": slo.name}
+                out.add("devmetrics_slo_objective_ratio", labels, slo.objective)
+
+    # --- development process ----------------------------------------------------------
+
+    def per_actor(self, events: list[Mapping[str, Any]], window: str, actor: str) -> list[Any]:
+        return [
+            e
+            for e in events
+            if e["actor"]["kind"] == actor and self.in_window(e["occurred_at"], window)
+        ]
+
+    def rfc(self, out: _Metrics) -> None:
+        submitted = self.family("rfc", "submitted")
+        finals = [e for e in self.family("rfc", "decided") if e["decision"] in FINAL_DECISIONS]
+        first_submitted = self.earliest(submitted, "rfc_id")
+        for window in PROCESS_WINDOWS:
+            for actor in ACTORS:
+                labels = {"window": window, "actor": actor}
+                decided = self.per_actor(finals, window, actor)
+                accepted = [e for e in decided if e["decision"] == "accepted"]
+                out.add(
+                    "devmetrics_rfc_submitted",
+                    labels,
+                    len(self.per_actor(submitted, window, actor)),
+                )
+                out.add("devmetrics_rfc_decided", labels, len(decided))
+                out.add(
+                    "devmetrics_rfc_acceptance_ratio", labels, ratio(len(accepted), len(decided))
+                )
+                waits = [
+                    (e["occurred_at"] - first_submitted[e["rfc_id"]]["occurred_at"]) / 1000
+                    for e in decided
+                    if e["rfc_id"] in first_submitted
+                ]
+                out.add_quantiles("devmetrics_rfc_time_to_decision_seconds", labels, waits)
+        decided_ids = {e["rfc_id"] for e in finals}
+        for actor in ACTORS:
+            open_rfcs = [
+                rfc_id
+                for rfc_id, e in first_submitted.items()
+                if e["actor"]["kind"] == actor
+                and self.in_window(e["occurred_at"], "30d")
+                and rfc_id not in decided_ids
+            ]
+            out.add("devmetrics_rfc_open_backlog", {"actor": actor}, len(open_rfcs))
+
+    def task(self, out: _Metrics) -> None:
+        completed_all = self.family("task", "completed")
+        failed_all = self.family("task", "failed")
+        first_started = self.earliest(self.family("task", "started"), "task_id")
+        for window in PROCESS_WINDOWS:
+            for actor in ACTORS:
+                labels = {"window": window, "actor": actor}
+                completed = self.per_actor(completed_all, window, actor)
+                failed = self.per_actor(failed_all, window, actor)
+                out.add("devmetrics_task_completed", labels, len(completed))
+                out.add("devmetrics_task_failed", labels, len(failed))
+                out.add(
+                    "devmetrics_task_success_ratio",
+                    labels,
+                    ratio(len(completed), len(completed) + len(failed)),
+                )
+                cycle = [
+                    (e["occurred_at"] - first_started[e["task_id"]]["occurred_at"]) / 1000
+                    for e in completed
+                    if e["task_id"] in first_started
+                ]
+                out.add_quantiles("devmetrics_task_cycle_time_seconds", labels, cycle)
+                cost = sum(e["cost_usd"] or 0.0 for e in completed + failed)
+                out.add("devmetrics_task_cost_usd", labels, cost)
+                out.add("devmetrics_task_cost_per_task_usd", labels, ratio(cost, len(completed)))
+
+    def review(self, out: _Metrics) -> None:
+        completed_all = self.family("review", "completed")
+        first_requested = self.earliest(self.family("review", "requested"), "review_id")
+        for window in PROCESS_WINDOWS:
+            for actor in ACTORS:
+                labels = {"window": window, "actor": actor}
+                completed = self.per_actor(completed_all, window, actor)
+                approved = [e for e in completed if e["outcome"] == "approved"]
+                out.add("devmetrics_review_completed", labels, len(completed))
+                latency = [
+                    (e["occurred_at"] - first_requested[e["review_id"]]["occurred_at"]) / 1000
+                    for e in completed
+                    if e["review_id"] in first_requested
+                ]
+                out.add_quantiles("devmetrics_review_latency_seconds", labels, latency)
+                out.add(
+                    "devmetrics_review_approval_ratio", labels, ratio(len(approved), len(completed))
+                )
+                out.add(
+                    "devmetrics_review_iterations_per_change",
+                    labels,
+                    ratio(sum(e["iteration"] for e in approved), len(approved)),
+                )
+                out.add(
+                    "devmetrics_review_findings",
+                    labels,
+                    sum(e["findings_count"] for e in completed),
+                )
+
+    def test(self, out: _Metrics) -> None:
+        runs_all = self.family("test", "run_completed")
+        for window in PROCESS_WINDOWS:
+            for actor in ACTORS:
+                labels = {"window": window, "actor": actor}
+                runs = self.per_actor(runs_all, window, actor)
+                executed = sum(r["passed"] + r["failed"] for r in runs)
+                out.add("devmetrics_test_runs", labels, len(runs))
+                out.add(
+                    "devmetrics_test_pass_ratio",
+                    labels,
+                    ratio(sum(r["passed"] for r in runs), executed),
+                )
+                out.add(
+                    "devmetrics_test_flaky_ratio",
+                    labels,
+                    ratio(sum(r["flaky"] for r in runs), executed),
+                )
+                out.add_quantiles(
+                    "devmetrics_test_duration_seconds",
+                    labels,
+                    [r["duration_seconds"] for r in runs],
+                )
+                coverage = [r["coverage_ratio"] for r in runs if r["coverage_ratio"] is not None]
+                out.add(
+                    "devmetrics_test_coverage_ratio", labels, ratio(sum(coverage), len(coverage))
+                )
+
+
+def good_requests(sample: Mapping[str, Any], slo: Slo) -> int:
+    """Good requests of one SLI sample for an SLO; a latency SLO without its bucket gets 0."""
+    if slo.latency_le is None:
+        return int(sample["requests_good"])
+    for bucket in sample["latency_buckets"]:
+        if bucket["le"] == slo.latency_le:
+            return int(bucket["count"])
+    return 0
+
+
+# --- tiers (docs/metrics.md, "Tier thresholds") ---------------------------------------
+
+
+def deployment_frequency_tier(deployments_30d: int) -> int:
+    if deployments_30d >= 30:
+        return 4
+    if deployments_30d >= 4:
+        return 3
+    if deployments_30d >= 1:
+        return 2
+    return 1
+
+
+def lead_time_tier(p50_s: float | None) -> int | None:
+    if p50_s is None:
+        return None
+    if p50_s < DAY_MS / 1000:
+        return 4
+    if p50_s < 7 * DAY_MS / 1000:
+        return 3
+    if p50_s < 30 * DAY_MS / 1000:
+        return 2
+    return 1
+
+
+def change_failure_tier(cfr: float | None) -> int | None:
+    if cfr is None:
+        return None
+    if cfr <= 0.05:
+        return 4
+    if cfr <= 0.20:
+        return 3
+    if cfr <= 0.30:
+        return 2
+    return 1
+
+
+def recovery_tier(p50_s: float | None) -> int | None:
+    if p50_s is None:
+        return None
+    if p50_s < HOUR_MS / 1000:
+        return 4
+    if p50_s < DAY_MS / 1000:
+        return 3
+    if p50_s < 7 * DAY_MS / 1000:
+        return 2
+    return 1
+
+
+# --- the truth file -------------------------------------------------------------------
+
+
+@dataclass
+class TruthFile:
+    """The expected metrics of a run: header plus one entry per project, written as JSON."""
+
+    as_of: int
+    seed: int
+    days: float
+    sli_interval_s: int
+    projects: dict[str, dict[str, Any]]
+
+    def add_project(
+        self,
+        project_id: str,
+        *,
+        team: str,
+        profile: str,
+        services: Sequence[str],
+        scenarios: Sequence[Mapping[str, Any]],
+        events: Sequence[Event],
+    ) -> None:
+        self.projects[project_id] = {
+            "team": team,
+            "profile": profile,
+            "services": list(services),
+            "scenarios": [dict(s) for s in scenarios],
+            "events": len(events),
+            "metrics": compute_metrics(events, self.as_of),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of,
+            "seed": self.seed,
+            "days": self.days,
+            "sli_interval_s": self.sli_interval_s,
+            "projects": self.projects,
+        }
+
+    def write(self, path: Path) -> None:
+        """Write atomically (temp file then rename) so a reader never sees half a file."""
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")))
+        tmp.replace(path)
+
+
+def metric_value(samples: Iterable[Sample], name: str, **labels: str) -> float | None:
+    """The value of the sample with this name and exactly these labels, or None if absent."""
+    for s in samples:
+        if s["name"] == name and s["labels"] == labels:
+            return float(s["value"])
+    return None

@@ -1,0 +1,80 @@
+"""Hour blocks: the stored unit of state, one per (project, UTC hour of occurred_at).
+
+A block holds the rows of the events of one project whose event time falls in one hour,
+de-duplicated by event key. Blocks are small (an hour of one project), so a batch rewrites
+only the blocks it touched; a re-sent event carries the same `occurred_at`, lands in the
+same block and is recognised there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from processors.aggregators.rows import Row, row_from_json, row_to_json
+from processors.aggregators.samples import HOUR_MS
+
+BLOCK_FORMAT = 1
+_KEY_SEPARATOR = "@"
+
+
+class BlockFormatError(ValueError):
+    """A stored block cannot be read (corrupt bytes or an unknown format version)."""
+
+
+def hour_of(t: int) -> int:
+    """The UTC hour index (hours since the epoch) of an epoch-ms time."""
+    return t // HOUR_MS
+
+
+def block_key(project_id: str, hour: int) -> str:
+    """Table key of a project's hour block."""
+    return f"{project_id}{_KEY_SEPARATOR}{hour}"
+
+
+def parse_block_key(key: str) -> tuple[str, int]:
+    """(project id, hour) of a block key; project ids may themselves contain the separator."""
+    project_id, sep, hour = key.rpartition(_KEY_SEPARATOR)
+    if not sep or not hour.lstrip("-").isdigit():
+        raise BlockFormatError(f"{key!r} is not a block key (<project>@<hour>)")
+    return project_id, int(hour)
+
+
+class HourBlock:
+    """The de-duplicated rows of one project's hour."""
+
+    __slots__ = ("_keys", "rows")
+
+    def __init__(self, rows: Iterable[Row] = ()) -> None:
+        self.rows: list[Row] = []
+        self._keys: set[int] = set()
+        for row in rows:
+            self.add(row)
+
+    def add(self, row: Row) -> bool:
+        """Add the row unless an event with the same key is already in; True when added."""
+        if row.key in self._keys:
+            return False
+        self._keys.add(row.key)
+        self.rows.append(row)
+        return True
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_bytes(self) -> bytes:
+        """Compact JSON: {"v": format, "rows": [[family, t, key, ...], ...]}."""
+        body = {"v": BLOCK_FORMAT, "rows": [row_to_json(row) for row in self.rows]}
+        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> HourBlock:
+        try:
+            body = json.loads(data)
+            if body["v"] != BLOCK_FORMAT:
+                raise BlockFormatError(f"block format {body['v']!r}, expected {BLOCK_FORMAT}")
+            return cls(row_from_json(item) for item in body["rows"])
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            if isinstance(exc, BlockFormatError):
+                raise
+            raise BlockFormatError(f"unreadable hour block: {exc}") from exc

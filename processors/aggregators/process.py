@@ -1,0 +1,177 @@
+"""Development-process figures of one project as of T, split by actor (docs/metrics.md)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypeVar
+
+from processors.aggregators.rows import ReviewRow, RfcRow, Row, TaskRow, TestRunRow
+from processors.aggregators.samples import (
+    ACTORS,
+    PROCESS_WINDOWS,
+    WINDOWS_MS,
+    Sample,
+    quantile_samples,
+    ratio_samples,
+)
+
+if TYPE_CHECKING:
+    from processors.aggregators.state import ProjectState
+
+FINAL_DECISIONS = ("accepted", "rejected")
+BACKLOG_WINDOW = "30d"
+
+R = TypeVar("R", bound=Row)
+
+
+def _earliest(rows: Iterable[Row], type_: str, id_field: int) -> dict[str, Row]:
+    """The earliest row of the given type per entity id (ties broken by event key)."""
+    earliest: dict[str, Row] = {}
+    for row in rows:
+        if row[2] != type_:
+            continue
+        entity = row[id_field]
+        known = earliest.get(entity)
+        if known is None or (row.t, row.key) < (known.t, known.key):
+            earliest[entity] = row
+    return earliest
+
+
+def _by_actor(rows: Iterable[R]) -> dict[str, list[R]]:
+    grouped: dict[str, list[R]] = {actor: [] for actor in ACTORS}
+    for row in rows:
+        grouped.setdefault(row.actor, []).append(row)  # type: ignore[union-attr]
+    return grouped
+
+
+def _durations(closing: list[R], opened: dict[str, Row], id_field: int) -> list[float]:
+    """Seconds from each entity's earliest opening event to each closing event that has one."""
+    return [(row.t - opened[row[id_field]].t) / 1000 for row in closing if row[id_field] in opened]
+
+
+def _rfc_samples(rows: list[RfcRow], as_of: int) -> list[Sample]:
+    samples: list[Sample] = []
+    submitted = _earliest(rows, "submitted", 3)
+    decided_final = [r for r in rows if r.type == "decided" and r.decision in FINAL_DECISIONS]
+    for window in PROCESS_WINDOWS:
+        start = as_of - WINDOWS_MS[window]
+        in_window = [r for r in rows if r.t > start]
+        subs = _by_actor(r for r in in_window if r.type == "submitted")
+        finals = _by_actor(r for r in decided_final if r.t > start)
+        for actor in ACTORS:
+            labels = {"window": window, "actor": actor}
+            decided = finals[actor]
+            accepted = sum(1 for r in decided if r.decision == "accepted")
+            samples += [
+                Sample("devmetrics_rfc_submitted", labels, float(len(subs[actor]))),
+                Sample("devmetrics_rfc_decided", labels, float(len(decided))),
+                *ratio_samples("devmetrics_rfc_acceptance_ratio", labels, accepted, len(decided)),
+                *quantile_samples(
+                    "devmetrics_rfc_time_to_decision_seconds",
+                    labels,
+                    _durations(decided, submitted, 3),
+                ),
+            ]
+    decided_ids = {r.rfc_id for r in decided_final}
+    backlog_start = as_of - WINDOWS_MS[BACKLOG_WINDOW]
+    open_rfcs = _by_actor(
+        r for r in submitted.values() if r.t > backlog_start and r[3] not in decided_ids
+    )
+    for actor in ACTORS:
+        samples.append(
+            Sample("devmetrics_rfc_open_backlog", {"actor": actor}, float(len(open_rfcs[actor])))
+        )
+    return samples
+
+
+def _task_samples(rows: list[TaskRow], as_of: int) -> list[Sample]:
+    samples: list[Sample] = []
+    started = _earliest(rows, "started", 3)
+    for window in PROCESS_WINDOWS:
+        start = as_of - WINDOWS_MS[window]
+        completed = _by_actor(r for r in rows if r.t > start and r.type == "completed")
+        failed = _by_actor(r for r in rows if r.t > start and r.type == "failed")
+        for actor in ACTORS:
+            labels = {"window": window, "actor": actor}
+            done, fails = completed[actor], failed[actor]
+            cost = math.fsum(r.cost_usd or 0.0 for r in (*done, *fails))
+            samples += [
+                Sample("devmetrics_task_completed", labels, float(len(done))),
+                Sample("devmetrics_task_failed", labels, float(len(fails))),
+                *ratio_samples(
+                    "devmetrics_task_success_ratio", labels, len(done), len(done) + len(fails)
+                ),
+                *quantile_samples(
+                    "devmetrics_task_cycle_time_seconds", labels, _durations(done, started, 3)
+                ),
+                Sample("devmetrics_task_cost_usd", labels, cost),
+                *ratio_samples("devmetrics_task_cost_per_task_usd", labels, cost, len(done)),
+            ]
+    return samples
+
+
+def _review_samples(rows: list[ReviewRow], as_of: int) -> list[Sample]:
+    samples: list[Sample] = []
+    requested = _earliest(rows, "requested", 3)
+    for window in PROCESS_WINDOWS:
+        start = as_of - WINDOWS_MS[window]
+        completed = _by_actor(r for r in rows if r.t > start and r.type == "completed")
+        for actor in ACTORS:
+            labels = {"window": window, "actor": actor}
+            done = completed[actor]
+            approved = [r for r in done if r.outcome == "approved"]
+            samples += [
+                Sample("devmetrics_review_completed", labels, float(len(done))),
+                *quantile_samples(
+                    "devmetrics_review_latency_seconds", labels, _durations(done, requested, 3)
+                ),
+                *ratio_samples(
+                    "devmetrics_review_approval_ratio", labels, len(approved), len(done)
+                ),
+                *ratio_samples(
+                    "devmetrics_review_iterations_per_change",
+                    labels,
+                    sum(r.iteration for r in approved),
+                    len(approved),
+                ),
+                Sample("devmetrics_review_findings", labels, float(sum(r.findings for r in done))),
+            ]
+    return samples
+
+
+def _test_samples(rows: list[TestRunRow], as_of: int) -> list[Sample]:
+    samples: list[Sample] = []
+    for window in PROCESS_WINDOWS:
+        start = as_of - WINDOWS_MS[window]
+        runs_by_actor = _by_actor(r for r in rows if r.t > start)
+        for actor in ACTORS:
+            labels = {"window": window, "actor": actor}
+            runs = runs_by_actor[actor]
+            executed = sum(r.passed + r.failed for r in runs)
+            coverages = [r.coverage for r in runs if r.coverage is not None]
+            samples += [
+                Sample("devmetrics_test_runs", labels, float(len(runs))),
+                *ratio_samples(
+                    "devmetrics_test_pass_ratio", labels, sum(r.passed for r in runs), executed
+                ),
+                *ratio_samples(
+                    "devmetrics_test_flaky_ratio", labels, sum(r.flaky for r in runs), executed
+                ),
+                *quantile_samples(
+                    "devmetrics_test_duration_seconds", labels, [r.duration_s for r in runs]
+                ),
+                *ratio_samples(
+                    "devmetrics_test_coverage_ratio", labels, math.fsum(coverages), len(coverages)
+                ),
+            ]
+    return samples
+
+
+def process_samples(state: ProjectState, as_of: int) -> list[Sample]:
+    return [
+        *_rfc_samples(list(state.visible(state.rfc, as_of)), as_of),  # type: ignore[arg-type]
+        *_task_samples(list(state.visible(state.task, as_of)), as_of),  # type: ignore[arg-type]
+        *_review_samples(list(state.visible(state.review, as_of)), as_of),  # type: ignore[arg-type]
+        *_test_samples(list(state.visible(state.test, as_of)), as_of),  # type: ignore[arg-type]
+    ]

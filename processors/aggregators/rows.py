@@ -1,0 +1,217 @@
+"""Compact rows: the few fields of each event that the metrics need, in a fixed tuple shape.
+
+A row is what the state keeps of an event; rows are stored (in hour blocks) and folded into
+per-project state. Every row starts with the event time `t` (epoch ms) and `key`, a 64-bit
+digest of the event id used for de-duplication and as a deterministic tie-break.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from processors.settings import SloPolicy
+
+
+class RfcRow(NamedTuple):
+    t: int
+    key: int
+    type: str
+    rfc_id: str
+    actor: str
+    decision: str | None
+
+
+class TaskRow(NamedTuple):
+    t: int
+    key: int
+    type: str
+    task_id: str
+    actor: str
+    cost_usd: float | None
+
+
+class ReviewRow(NamedTuple):
+    t: int
+    key: int
+    type: str
+    review_id: str
+    actor: str
+    outcome: str | None
+    iteration: int
+    findings: int
+
+
+class TestRunRow(NamedTuple):
+    t: int
+    key: int
+    actor: str
+    passed: int
+    failed: int
+    flaky: int
+    duration_s: float
+    coverage: float | None
+
+
+class ChangeRow(NamedTuple):
+    t: int
+    key: int
+    change_id: str
+    committed_at: int
+
+
+class DeploymentRow(NamedTuple):
+    t: int
+    key: int
+    deployment_id: str
+    counted: bool
+    """A successful production deployment: the kind DORA counts."""
+    kind: str
+    change_ids: tuple[str, ...]
+    rolls_back: str | None
+    remediates: bool
+
+
+class IncidentRow(NamedTuple):
+    t: int
+    key: int
+    type: str
+    incident_id: str
+    caused_by: str | None
+
+
+class SliRow(NamedTuple):
+    t: int
+    key: int
+    service: str
+    total: int
+    good: int
+    """Good requests for the availability SLO."""
+    good_latency: int
+    """Requests within the service's latency threshold, for the latency SLO."""
+
+
+Row = RfcRow | TaskRow | ReviewRow | TestRunRow | ChangeRow | DeploymentRow | IncidentRow | SliRow
+
+ROW_TYPES: dict[str, type[Any]] = {
+    "rfc": RfcRow,
+    "task": TaskRow,
+    "review": ReviewRow,
+    "test": TestRunRow,
+    "change": ChangeRow,
+    "deployment": DeploymentRow,
+    "incident": IncidentRow,
+    "sli": SliRow,
+}
+FAMILY_OF_ROW: dict[type[Any], str] = {cls: family for family, cls in ROW_TYPES.items()}
+
+
+# Positions (after t and key) of enum-like strings that repeat in every row of a family.
+_INTERNED_FIELDS: dict[type[Any], tuple[int, ...]] = {
+    RfcRow: (2, 4),
+    TaskRow: (2, 4),
+    ReviewRow: (2, 4),
+    TestRunRow: (2,),
+    ChangeRow: (),
+    DeploymentRow: (4,),
+    IncidentRow: (2,),
+    SliRow: (2,),
+}
+
+
+def event_key(event_id: str) -> int:
+    """64-bit digest of an event id: the de-duplication key (8 bytes instead of a 36-char id)."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "little")
+
+
+def _latency_good(record: Mapping[str, Any], threshold_s: float) -> int:
+    """The `count` of the bucket whose `le` equals the threshold; 0 when there is none."""
+    for bucket in record["latency_buckets"]:
+        if bucket["le"] == threshold_s:
+            return int(bucket["count"])
+    return 0
+
+
+def to_row(family: str, record: Mapping[str, Any], slo: SloPolicy) -> Row:
+    """The row of a decoded, validated event record (timestamps in epoch ms)."""
+    t = record["occurred_at"]
+    key = event_key(record["event_id"])
+    actor = sys.intern(record["actor"]["kind"])
+    kind = sys.intern(record["type"]) if "type" in record else ""
+    match family:
+        case "rfc":
+            return RfcRow(t, key, kind, record["rfc_id"], actor, record.get("decision"))
+        case "task":
+            return TaskRow(t, key, kind, record["task_id"], actor, record.get("cost_usd"))
+        case "review":
+            return ReviewRow(
+                t,
+                key,
+                kind,
+                record["review_id"],
+                actor,
+                record.get("outcome"),
+                record.get("iteration", 1),
+                record.get("findings_count", 0),
+            )
+        case "test":
+            return TestRunRow(
+                t,
+                key,
+                actor,
+                record["passed"],
+                record["failed"],
+                record["flaky"],
+                float(record["duration_seconds"]),
+                record.get("coverage_ratio"),
+            )
+        case "change":
+            return ChangeRow(t, key, record["change_id"], record["committed_at"])
+        case "deployment":
+            return DeploymentRow(
+                t,
+                key,
+                record["deployment_id"],
+                record["status"] == "success" and record["environment"] == "production",
+                sys.intern(record["kind"]),
+                tuple(record.get("change_ids") or ()),
+                record.get("rolls_back_deployment_id"),
+                record.get("remediates_incident_id") is not None,
+            )
+        case "incident":
+            return IncidentRow(
+                t, key, kind, record["incident_id"], record.get("caused_by_deployment_id")
+            )
+        case "sli":
+            service = sys.intern(record["service"])
+            threshold = slo.target(service).latency_threshold_s
+            return SliRow(
+                t,
+                key,
+                service,
+                int(record["requests_total"]),
+                int(record["requests_good"]),
+                _latency_good(record, threshold),
+            )
+    raise ValueError(f"unknown event family {family!r}")
+
+
+def row_to_json(row: Row) -> list[Any]:
+    """The row as a JSON array led by its family name."""
+    return [FAMILY_OF_ROW[type(row)], *row]
+
+
+def row_from_json(item: list[Any]) -> Row:
+    """Inverse of `row_to_json`; interns the repeated small strings to keep memory flat."""
+    family, *fields = item
+    cls = ROW_TYPES.get(family)
+    if cls is None:
+        raise ValueError(f"stored row of unknown family {family!r}")
+    for index in _INTERNED_FIELDS[cls]:
+        fields[index] = sys.intern(fields[index])
+    if cls is DeploymentRow:
+        fields[5] = tuple(fields[5])
+    row: Row = cls._make(fields)
+    return row

@@ -1,0 +1,81 @@
+"""Processor settings: a section of the one settings object (`Settings.processor`).
+
+Until `devmetrics.settings.Settings` carries a `processor` field, `processor_settings()`
+returns the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SloTarget(BaseModel):
+    """Objectives of one service's two SLOs (docs/metrics.md, "SLO")."""
+
+    availability_objective: float = Field(default=0.999, gt=0, lt=1)
+    latency_objective: float = Field(default=0.99, gt=0, lt=1)
+    latency_threshold_s: float = Field(default=0.3, gt=0)
+    """A request is good for `latency` when counted by the latency bucket whose `le` equals this."""
+
+
+class SloPolicy(BaseModel):
+    """SLO objectives: a default for every service, overridable per service name."""
+
+    default: SloTarget = SloTarget()
+    services: dict[str, SloTarget] = {}
+    period_days: int = Field(default=30, ge=1, le=30)
+    """The error-budget period P; at most the longest window kept in state."""
+
+    def target(self, service: str) -> SloTarget:
+        return self.services.get(service, self.default)
+
+
+class ProcessorSettings(BaseModel):
+    """How a processor worker consumes, stores, publishes and reports."""
+
+    app_id: str = "devmetrics-processor"
+    """Kafka consumer group and table-changelog prefix; workers sharing the work share it."""
+    data_dir: Path = REPO_ROOT / ".stack" / "processor"
+    store: Literal["rocksdb", "memory"] = "rocksdb"
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    """faust's own web server (worker discovery, table views); 0 turns it off."""
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    """Where the worker serves /metrics; 0 turns it off."""
+    metrics_host: str = "127.0.0.1"
+    batch_max: int = Field(default=2000, ge=1)
+    batch_within_s: float = Field(default=0.5, gt=0)
+    snapshot_min_interval_s: float = Field(default=5.0, ge=0)
+    """A changed project is republished at most this often."""
+    snapshot_refresh_s: float = Field(default=60.0, gt=0)
+    """In live mode every project is republished this often, since windows slide with time."""
+    max_future_skew_s: float = Field(default=300.0, ge=0)
+    """Events later than T plus this are rejected as too new."""
+    max_projects: int = Field(default=20_000, ge=1)
+    """Distinct projects one worker accepts; events of further projects are dead-lettered."""
+    block_cache_size: int = Field(default=4096, ge=1)
+    """Decoded hour blocks kept in memory between batches (the current hour of busy projects)."""
+    producer_linger_ms: int = Field(default=50, ge=0)
+    producer_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "gzip"
+    producer_max_batch_bytes: int = Field(default=1_048_576, ge=16_384)
+    slo: SloPolicy = SloPolicy()
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> ProcessorSettings:
+        if self.web_port and self.web_port == self.metrics_port:
+            raise ValueError(f"web_port and metrics_port are both {self.web_port}")
+        return self
+
+
+def processor_settings(settings: Any) -> ProcessorSettings:
+    """The `processor` section of the settings object, or the defaults when it has none."""
+    section = getattr(settings, "processor", None)
+    if section is None:
+        return ProcessorSettings()
+    if isinstance(section, ProcessorSettings):
+        return section
+    return ProcessorSettings.model_validate(section, from_attributes=True)

@@ -100,6 +100,13 @@ class SimConfig:
     """Multiplies every arrival rate and the SLI traffic (live mode's --rate)."""
     block: int = 0
     """Live mode generates successive blocks of time, each with its own random streams."""
+    emit_until_ms: int | None = None
+    """Keep consequences (reviews, deployments, resolutions...) of the span's arrivals up to
+    this time; None keeps events up to `end_ms` only (backfill)."""
+
+    @property
+    def horizon_ms(self) -> int:
+        return self.end_ms if self.emit_until_ms is None else max(self.end_ms, self.emit_until_ms)
 
     def __post_init__(self) -> None:
         if self.start_ms >= self.end_ms:
@@ -227,13 +234,14 @@ class _ProjectRun:
         merged = self.tasks(start, end, rfc_tasks)
         self.deployments(start, end, merged)
         self.unrelated_incidents(start, end)
-        self.incident_storms()
-        self.error_spike_incidents()
+        self.incident_storms(start, end)
+        self.error_spike_incidents(start, end)
         for service in self.spec.services:
             self.sli(service, start, end)
-        return self.finish(start, end)
+        return self.finish(start, self.config.horizon_ms)
 
     def finish(self, start: int, end: int) -> list[Event]:
+        """Keep events in ``(start, end]`` outside silent spans; sort; assign event ids."""
         silent = self.spans("project_silent")
         kept = [
             item
@@ -567,19 +575,21 @@ class _ProjectRun:
         for opened in self.arrivals("incident", 0.03, start, end):
             self.incident(opened, None, self.spec.recovery_hours * HOUR_MS)
 
-    def incident_storms(self) -> None:
+    def incident_storms(self, start: int, end: int) -> None:
         """Many incidents, most blamed on the latest deployment before them."""
         for span in self.spans("incident_storm"):
-            for opened in self.arrivals(
-                "incident", INCIDENT_STORM_PER_HOUR * 24, span.start_ms, span.end_ms
-            ):
+            lo, hi = max(start, span.start_ms), min(end, span.end_ms)
+            for opened in self.arrivals("incident", INCIDENT_STORM_PER_HOUR * 24, lo, hi):
                 before = [d for t, d in self.successful_deployments if t < opened]
                 cause = before[-1] if before and self.bernoulli("incident", 0.7) else None
                 self.incident(opened, cause, 40 * MINUTE_MS)
 
-    def error_spike_incidents(self) -> None:
+    def error_spike_incidents(self, start: int, end: int) -> None:
+        """An incident (not caused by a deployment) opened as the error spike starts."""
         for span in self.spans("error_spike"):
-            self.incident(span.start_ms + 5 * MINUTE_MS, None, span.end_ms - span.start_ms)
+            opened = span.start_ms + 5 * MINUTE_MS
+            if start < opened <= end:
+                self.incident(opened, None, span.end_ms - span.start_ms)
 
     # --- SLI samples ----------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ A scenario applies to chosen projects over an event-time span ``start < t <= end
 ms). On the command line it is written ``NAME:PROJECTS[:START..END]``: PROJECTS is a
 comma-separated list of project ids (or ``*`` for all), START and END are ``now`` (the run's
 end time T), a signed offset from T such as ``-2h``, ``-1d12h`` or ``-30m``, or an ISO 8601
-time with a zone. Without a span the scenario's default duration ending at T is used.
+time with a zone. Without a span the scenario's default duration ending at T is used. In
+live mode the anchor is the run's start instead of T, and a default span starts there.
 """
 
 from __future__ import annotations
@@ -82,13 +83,19 @@ class ScenarioRequest:
     start: str | None = None
     end: str | None = None
 
-    def resolve(self, end_ms: int) -> tuple[int, int]:
-        """The span in epoch ms for a run ending at T = ``end_ms``."""
-        end = parse_time(self.end, end_ms) if self.end else end_ms
-        if self.start:
-            start = parse_time(self.start, end_ms)
-        else:
-            start = end - DEFAULT_DURATION_MS[self.name]
+    def resolve(self, anchor_ms: int, forward: bool = False) -> tuple[int, int]:
+        """The span in epoch ms; times are relative to `anchor_ms` (T in a backfill, the
+        start in live mode). A missing bound gives the default duration ending at the
+        anchor, or starting there when `forward` (live mode)."""
+        duration = DEFAULT_DURATION_MS[self.name]
+        end = parse_time(self.end, anchor_ms) if self.end else None
+        start = parse_time(self.start, anchor_ms) if self.start else None
+        if start is None:
+            if end is None:
+                end = anchor_ms + duration if forward else anchor_ms
+            start = end - duration
+        elif end is None:
+            end = start + duration
         if start >= end:
             raise ScenarioError(f"scenario {self.name}: span start must be before its end")
         return start, end
@@ -172,13 +179,16 @@ def load_scenario_file(path: Path) -> list[ScenarioRequest]:
 
 
 def resolve_requests(
-    requests: Iterable[ScenarioRequest], project_ids: Sequence[str], end_ms: int
+    requests: Iterable[ScenarioRequest],
+    project_ids: Sequence[str],
+    anchor_ms: int,
+    forward: bool = False,
 ) -> dict[str, list[ScenarioSpan]]:
-    """Spans per project id for requests against the run's projects and T."""
+    """Spans per project id for requests against the run's projects (see `resolve`)."""
     known = set(project_ids)
     result: dict[str, list[ScenarioSpan]] = {}
     for request in requests:
-        start, end = request.resolve(end_ms)
+        start, end = request.resolve(anchor_ms, forward)
         targets = project_ids if request.projects is None else request.projects
         for pid in targets:
             if pid not in known:

@@ -35,8 +35,9 @@ class InvalidEvent(CodecError):
     reason = "invalid_field"
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+        self.detail = message
 
 
 class UnknownFamily(CodecError):

@@ -39,110 +39,132 @@ def from_millis(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
-Checker = Callable[[Any, str], Any]
-"""Checks a value at a path and returns it, converted where needed (datetime -> millis)."""
+Checker = Callable[[Any], Any]
+"""Checks a value and returns it, converted where needed (datetime -> millis).
+
+A checker raises InvalidEvent with the field path relative to itself ("" for the value
+itself); each enclosing record or array prefixes its part on the way out, so the happy path
+never builds path strings.
+"""
 
 
-def _fail(path: str, message: str) -> InvalidEvent:
-    return InvalidEvent(path, message)
+def _fail(message: str) -> InvalidEvent:
+    return InvalidEvent("", message)
 
 
-def _check_string(value: Any, path: str) -> Any:
+def _within(exc: InvalidEvent, part: str) -> InvalidEvent:
+    """The error re-addressed from inside ``part`` (a field name or ``[index]``)."""
+    if not exc.field:
+        field = part
+    elif exc.field.startswith("["):
+        field = part + exc.field
+    else:
+        field = f"{part}.{exc.field}"
+    return InvalidEvent(field, exc.detail)
+
+
+def _check_string(value: Any) -> Any:
     if not isinstance(value, str):
-        raise _fail(path, f"expected a string, got {type(value).__name__}")
+        raise _fail(f"expected a string, got {type(value).__name__}")
     return value
 
 
-def _check_uuid(value: Any, path: str) -> Any:
+def _check_uuid(value: Any) -> Any:
     if not isinstance(value, str):
-        raise _fail(path, f"expected a UUID string, got {type(value).__name__}")
+        raise _fail(f"expected a UUID string, got {type(value).__name__}")
     try:
         uuid.UUID(value)
     except ValueError as exc:
-        raise _fail(path, f"{value!r} is not a UUID") from exc
+        raise _fail(f"{value!r} is not a UUID") from exc
     return value
 
 
-def _check_bool(value: Any, path: str) -> Any:
+def _check_bool(value: Any) -> Any:
     if not isinstance(value, bool):
-        raise _fail(path, f"expected a boolean, got {type(value).__name__}")
+        raise _fail(f"expected a boolean, got {type(value).__name__}")
     return value
 
 
 def _integer_checker(avro_type: str) -> Checker:
     low, high = _INT_RANGE[avro_type]
 
-    def check(value: Any, path: str) -> Any:
+    def check(value: Any) -> Any:
         if not isinstance(value, int) or isinstance(value, bool):
-            raise _fail(path, f"expected an integer, got {type(value).__name__}")
+            raise _fail(f"expected an integer, got {type(value).__name__}")
         if not low <= value <= high:
-            raise _fail(path, f"{value} does not fit an Avro {avro_type}")
+            raise _fail(f"{value} does not fit an Avro {avro_type}")
         return value
 
     return check
 
 
 def _float_checker(allow_infinity: bool) -> Checker:
-    def check(value: Any, path: str) -> Any:
+    def check(value: Any) -> Any:
         if not isinstance(value, int | float) or isinstance(value, bool):
-            raise _fail(path, f"expected a number, got {type(value).__name__}")
+            raise _fail(f"expected a number, got {type(value).__name__}")
         if math.isnan(value) or (math.isinf(value) and not allow_infinity):
-            raise _fail(path, f"{value} is not a finite number")
+            raise _fail(f"{value} is not a finite number")
         return value
 
     return check
 
 
-def _check_timestamp(value: Any, path: str) -> Any:
+def _check_timestamp(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise _fail(path, "naive datetime; give an aware datetime (e.g. tzinfo=UTC)")
+            raise _fail("naive datetime; give an aware datetime (e.g. tzinfo=UTC)")
         value = to_millis(value)
     elif not isinstance(value, int) or isinstance(value, bool):
-        raise _fail(
-            path, f"expected epoch milliseconds or an aware datetime, got {type(value).__name__}"
-        )
+        raise _fail(f"expected epoch milliseconds or an aware datetime, got {type(value).__name__}")
     if not MIN_TIMESTAMP_MS <= value < MAX_TIMESTAMP_MS:
-        raise _fail(path, f"{value} ms is outside the accepted range 2000-01-01 .. 2100-01-01")
+        raise _fail(f"{value} ms is outside the accepted range 2000-01-01 .. 2100-01-01")
     return value
 
 
 def _enum_checker(symbols: list[str]) -> Checker:
     known = frozenset(symbols)
 
-    def check(value: Any, path: str) -> Any:
+    def check(value: Any) -> Any:
         if value not in known:
-            raise _fail(path, f"{value!r} is not one of {', '.join(symbols)}")
+            raise _fail(f"{value!r} is not one of {', '.join(symbols)}")
         return value
 
     return check
 
 
 def _nullable(inner: Checker) -> Checker:
-    def check(value: Any, path: str) -> Any:
-        return None if value is None else inner(value, path)
+    def check(value: Any) -> Any:
+        return None if value is None else inner(value)
 
     return check
 
 
 def _array_checker(items: Checker) -> Checker:
-    def check(value: Any, path: str) -> Any:
+    def check(value: Any) -> Any:
         if not isinstance(value, list | tuple):
-            raise _fail(path, f"expected a list, got {type(value).__name__}")
-        out = [items(item, f"{path}[{i}]") for i, item in enumerate(value)]
+            raise _fail(f"expected a list, got {type(value).__name__}")
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(items(item))
+            except InvalidEvent as exc:
+                raise _within(exc, f"[{i}]") from None
         return value if all(a is b for a, b in zip(out, value, strict=True)) else out
 
     return check
 
 
 def _map_checker(values: Checker) -> Checker:
-    def check(value: Any, path: str) -> Any:
+    def check(value: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise _fail(path, f"expected a mapping, got {type(value).__name__}")
+            raise _fail(f"expected a mapping, got {type(value).__name__}")
         for key, item in value.items():
             if not isinstance(key, str):
-                raise _fail(path, f"map key {key!r} is not a string")
-            values(item, f"{path}.{key}")
+                raise _fail(f"map key {key!r} is not a string")
+            try:
+                values(item)
+            except InvalidEvent as exc:
+                raise _within(exc, key) from None
         return value
 
     return check
@@ -159,24 +181,26 @@ class _Field:
 def _record_checker(fields: list[_Field], record_name: str) -> Checker:
     known = frozenset(f.name for f in fields)
 
-    def check(value: Any, path: str) -> Any:
+    def check(value: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise _fail(path or record_name, f"expected a mapping, got {type(value).__name__}")
+            raise _fail(f"expected a mapping, got {type(value).__name__}")
         unknown = value.keys() - known
         if unknown:
             name = sorted(unknown)[0]
-            raise _fail(_join(path, name), f"unknown field (not in {record_name})")
+            raise InvalidEvent(name, f"unknown field (not in {record_name})")
         changed: dict[str, Any] | None = None
         for field in fields:
-            field_path = _join(path, field.name)
             if field.name not in value:
                 if field.required:
-                    raise _fail(field_path, "required field is missing")
+                    raise InvalidEvent(field.name, "required field is missing")
                 continue
             raw = value[field.name]
-            checked = field.check(raw, field_path)
+            try:
+                checked = field.check(raw)
+            except InvalidEvent as exc:
+                raise _within(exc, field.name) from None
             if field.non_empty and not checked:
-                raise _fail(field_path, "must not be empty")
+                raise InvalidEvent(field.name, "must not be empty")
             if checked is not raw:
                 if changed is None:
                     changed = dict(value)
@@ -184,10 +208,6 @@ def _record_checker(fields: list[_Field], record_name: str) -> Checker:
         return value if changed is None else changed
 
     return check
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
 
 
 def _compile(schema: Any, named: dict[str, Checker], namespace: str, path: str) -> Checker:
@@ -243,15 +263,15 @@ def _compile(schema: Any, named: dict[str, Checker], namespace: str, path: str) 
     return _compile(kind, named, namespace, path)
 
 
-def _check_bytes(value: Any, path: str) -> Any:
+def _check_bytes(value: Any) -> Any:
     if not isinstance(value, bytes):
-        raise _fail(path, f"expected bytes, got {type(value).__name__}")
+        raise _fail(f"expected bytes, got {type(value).__name__}")
     return value
 
 
-def _check_null(value: Any, path: str) -> Any:
+def _check_null(value: Any) -> Any:
     if value is not None:
-        raise _fail(path, "expected null")
+        raise _fail("expected null")
     return value
 
 
@@ -382,7 +402,10 @@ class RecordValidator:
 
     def __call__(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Raise InvalidEvent naming the field, else return the record in wire form."""
-        checked: dict[str, Any] = self._check(record, "")
+        try:
+            checked: dict[str, Any] = self._check(record)
+        except InvalidEvent as exc:
+            raise exc if exc.field else InvalidEvent("event", exc.detail) from None
         if self._enveloped:
             _check_envelope(checked)
         self._rules(checked)

@@ -93,7 +93,7 @@ class DevMetricsClient:
         # Fail at construction, not at the first event, on a bad project id, actor or source.
         self._codec.validate(
             "rfc",
-            self._envelope("rfc", 946_684_800_000, "00000000-0000-0000-0000-000000000000")
+            self._envelope(946_684_800_000, "00000000-0000-0000-0000-000000000000")
             | {"type": "submitted", "rfc_id": "probe"},
         )
 
@@ -420,7 +420,7 @@ class DevMetricsClient:
     def _now(self) -> datetime:
         return self._clock()
 
-    def _envelope(self, family: str, at: Timestamp, event_id: str) -> dict[str, Any]:
+    def _envelope(self, at: Timestamp, event_id: str) -> dict[str, Any]:
         return {
             "event_id": event_id,
             "project_id": self._project_id,
@@ -431,7 +431,7 @@ class DevMetricsClient:
 
     def _emit(self, family: str, event_type: str, at: Timestamp | None, **fields: Any) -> str:
         event_id = self._new_id()
-        event = self._envelope(family, self._now() if at is None else at, event_id)
+        event = self._envelope(self._now() if at is None else at, event_id)
         event |= {"type": event_type, **fields}
         # Validate here too: a test double or another sink must never see a bad event.
         self._publisher.publish(family, self._codec.validate(family, event))

@@ -122,7 +122,7 @@ def test_corrupt_records_are_rejected_with_a_reason_and_counted() -> None:
     rejected = {
         dict(labels)["reason"]: v
         for (name, labels), v in values.items()
-        if name == "devmetrics_exporter_records_rejected"  # parser strips _total
+        if name == "devmetrics_exporter_records_rejected_total"
     }
     assert rejected["undecodable"] == 1 and rejected["bad_key"] == 1
     assert rejected["key_mismatch"] == 1 and rejected["invalid"] == 0

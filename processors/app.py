@@ -1,0 +1,282 @@
+"""The faust app: composition root wiring Kafka topics, the block table and the FoldWorker.
+
+No metric logic lives here. One agent reads all eight event topics, which share partition
+count and key (project id, murmur2), so faust's assignor gives one worker the same
+partition number of every topic, plus the matching changelog partition of the block table.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.streams import _current_event  # see _route_by
+from prometheus_client import CollectorRegistry
+
+from devmetrics.settings import KafkaSettings, Settings
+from processors.admission import AsOf
+from processors.clock import Clock, WallClock
+from processors.settings import ProcessorSettings, processor_settings
+from processors.telemetry import WorkerMetrics
+from processors.worker import FoldWorker, Incoming
+from schemas.codec import Codec
+from schemas.topics import Topics
+
+log = logging.getLogger(__name__)
+
+BLOCK_TABLE = "blocks"
+SNAPSHOT_TICK_S = 1.0
+# CPU spent on snapshots per tick, so that consumption is never starved by a refresh.
+SNAPSHOT_BUDGET_S = 0.5
+LAG_TICK_S = 5.0
+PROGRESS_EVERY_S = 30.0
+
+
+def _route_by(event: Any) -> None:
+    """Make `event` faust's current event, so table writes go to its partition.
+
+    faust routes a table write (store and changelog) by the current event's partition. In a
+    batch from `take_events` the current event belongs to whichever project came last, so
+    before writing a project's blocks we point it at an event of that project.
+    """
+    _current_event.set(weakref.ref(event) if event is not None else None)
+
+
+class TableBlockStore:
+    """The block store over a faust table of raw bytes (RocksDB or memory)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: str, via: Any) -> bytes | None:
+        _route_by(via)
+        value: bytes | None = self.table.get(key.encode())
+        return value
+
+    def put(self, key: str, value: bytes, via: Any) -> None:
+        _route_by(via)
+        self.table[key.encode()] = value
+
+    def delete(self, key: str, via: Any) -> None:
+        _route_by(via)
+        self.table.pop(key.encode(), None)
+
+    def items(self) -> list[tuple[str, bytes]]:
+        _route_by(None)
+        return [(k.decode(), v) for k, v in self.table.data.items()]
+
+
+@dataclass
+class ProcessorApp:
+    """The faust app and the objects a caller (CLI, tests) may want to reach."""
+
+    app: faust.App
+    worker: FoldWorker
+    registry: CollectorRegistry
+    metrics: WorkerMetrics
+
+
+def _producer_compression(name: str) -> str | None:
+    return None if name == "none" else name
+
+
+def create_app(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    as_of_ms: int | None = None,
+    processor: ProcessorSettings | None = None,
+    registry: CollectorRegistry | None = None,
+    codec: Codec | None = None,
+) -> ProcessorApp:
+    """Build a processor worker app; nothing runs until the faust worker starts it.
+
+    `as_of_ms` fixes T (backfills, tests); without it T is the wall clock floored to the minute.
+    `processor` overrides the `processor` section of the settings (or its defaults).
+    """
+    kafka = settings.kafka
+    conf = processor or processor_settings(settings)
+    clock = clock or WallClock()
+    codec = codec or Codec.default()
+    registry = registry or CollectorRegistry()
+    metrics = WorkerMetrics(registry)
+    topics = Topics(kafka.topic_prefix)
+    conf.data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        conf.app_id,
+        broker=f"kafka://{kafka.bootstrap}",
+        broker_credentials=_credentials(kafka),
+        store="rocksdb://" if conf.store == "rocksdb" else "memory://",
+        datadir=str(conf.data_dir),
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=kafka.replication_factor,
+        web_enabled=conf.web_port > 0,
+        web_port=conf.web_port or 6066,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+        consumer_auto_offset_reset="earliest",
+        producer_linger=conf.producer_linger_ms / 1000,
+        producer_compression_type=_producer_compression(conf.producer_compression),
+        producer_max_batch_size=conf.producer_max_batch_bytes,
+        producer_acks=-1,
+        stream_buffer_maxsize=max(4096, conf.batch_max * 2),
+        table_standby_replicas=0,
+        broker_commit_interval=1.0,
+    )
+    source = app.topic(
+        *topics.all_events,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=kafka.partitions,
+    )
+    deadletter = app.topic(
+        topics.deadletter,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=kafka.partitions,
+    )
+    state = app.topic(
+        topics.state, key_serializer="raw", value_serializer="raw", partitions=kafka.partitions
+    )
+    table = app.Table(
+        BLOCK_TABLE,
+        default=None,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=kafka.partitions,
+    )
+    worker = FoldWorker(
+        conf,
+        topics,
+        kafka.partitions,
+        codec,
+        TableBlockStore(table),
+        AsOf(as_of_ms),
+        metrics,
+    )
+    source_names = set(topics.all_events)
+    lag: dict[tuple[str, int], int] = {}
+    metrics.attach_state(worker.sizes, lambda: lag)
+    progress = {"events": 0, "dead": 0, "last_log": time.monotonic()}
+
+    @app.agent(source, name="fold")
+    async def fold(stream: Any) -> None:
+        async for events in stream.take_events(conf.batch_max, conf.batch_within_s):
+            started = time.perf_counter()
+            batch = [_incoming(event) for event in events]
+            outcome = worker.process(batch, clock.now_ms())
+            for letter in outcome.dead_letters:
+                await deadletter.send(
+                    key=letter.key,
+                    value=letter.value,
+                    headers=letter.headers,
+                    partition=_source_partition(letter),
+                )
+            # Blocks must be in the changelog before the batch's offsets are committed.
+            await app.producer.flush()
+            metrics.batch_cost.observe(time.perf_counter() - started)
+            progress["events"] += len(batch)
+            progress["dead"] += len(outcome.dead_letters)
+            _maybe_log_progress(progress, worker)
+
+    @table.on_recover
+    async def rebuild() -> None:
+        partitions = _assigned(app, source_names)
+        started = time.perf_counter()
+        loaded = worker.assign(partitions, clock.now_ms())
+        log.info(
+            "partitions %s assigned: %d projects loaded from the table in %.2fs, %d held",
+            sorted(partitions),
+            loaded,
+            time.perf_counter() - started,
+            len(worker.projects),
+        )
+
+    @app.on_partitions_revoked.connect
+    async def revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+        worker.revoke({tp.partition for tp in revoked if tp.topic in source_names})
+
+    async def publish(flush: bool) -> None:
+        budget = None if flush else SNAPSHOT_BUDGET_S
+        for out in worker.publish_due(clock.now_ms(), flush=flush, budget_s=budget):
+            await state.send(key=out.key, value=out.value, partition=out.partition)
+
+    @app.timer(SNAPSHOT_TICK_S)
+    async def snapshots() -> None:
+        await publish(flush=False)
+
+    @app.timer(LAG_TICK_S)
+    async def measure_lag() -> None:
+        consumer = app.consumer
+        for tp in _assigned_tps(app, source_names):
+            consumed = worker.consumed_offsets.get((tp.topic, tp.partition))
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lag[(tp.topic, tp.partition)] = max(
+                    0, highwater - (consumed + 1 if consumed is not None else 0)
+                )
+
+    @app.on_before_shutdown.connect
+    async def final_flush(sender: Any, **kwargs: Any) -> None:
+        await publish(flush=True)
+        log.info("final flush: snapshots of every changed project published")
+
+    return ProcessorApp(app, worker, registry, metrics)
+
+
+def _credentials(kafka: KafkaSettings) -> Any:
+    if not kafka.sasl_mechanism:
+        return None
+    password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+    return faust.SASLCredentials(
+        username=kafka.sasl_username or "", password=password, mechanism=kafka.sasl_mechanism
+    )
+
+
+def _incoming(event: Any) -> Incoming:
+    message = event.message
+    return Incoming(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp_ms=int(message.timestamp * 1000),
+        headers=[(k, v) for k, v in (message.headers or [])],
+        origin=event,
+    )
+
+
+def _source_partition(letter: Any) -> int:
+    header = dict(letter.headers)["dlq.partition"]
+    return int(header)
+
+
+def _assigned_tps(app: faust.App, source_names: set[str]) -> set[Any]:
+    return {tp for tp in app.assignor.assigned_actives() if tp.topic in source_names}
+
+
+def _assigned(app: faust.App, source_names: set[str]) -> set[int]:
+    return {tp.partition for tp in _assigned_tps(app, source_names)}
+
+
+def _maybe_log_progress(progress: dict[str, Any], worker: FoldWorker) -> None:
+    now = time.monotonic()
+    if now - progress["last_log"] < PROGRESS_EVERY_S:
+        return
+    progress["last_log"] = now
+    sizes = worker.sizes()
+    log.info(
+        "consumed %d messages (%d dead-lettered); %d projects, %d rows held, %d snapshots due",
+        progress["events"],
+        progress["dead"],
+        sizes["projects"],
+        sizes["state_rows"],
+        sizes["snapshots_pending"],
+    )

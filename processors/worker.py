@@ -1,0 +1,370 @@
+"""The worker's logic, free of faust: decode, admit, de-duplicate, fold, store, snapshot.
+
+The faust app (processors/app.py) feeds batches of consumed messages to `FoldWorker.process`
+and publishes what `FoldWorker.publish_due` returns; storage goes through a `BlockStore`
+(a faust table in the app, a dict in tests). Each batch writes only the hour blocks it
+touched, so the changelog carries O(touched blocks) per batch, never a project's history.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from processors.admission import Admission, AsOf, partition_for
+from processors.aggregators.blocks import (
+    BlockFormatError,
+    HourBlock,
+    block_key,
+    hour_of,
+    parse_block_key,
+)
+from processors.aggregators.ledger import expired_hours
+from processors.aggregators.rows import FAMILY_OF_ROW, Row, to_row
+from processors.aggregators.state import ProjectState
+from processors.deadletter import DeadLetter, dead_letter
+from processors.errors import Rejected
+from processors.settings import ProcessorSettings
+from processors.snapshots import STATE_FAMILY, SnapshotScheduler, state_record
+from processors.telemetry import WorkerMetrics
+from schemas.codec import Codec, CodecError
+from schemas.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One consumed message with its Kafka coordinates."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    origin: Any = None
+    """The transport's own event object; table writes of its project are routed by it."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to produce: a state snapshot."""
+
+    key: bytes
+    value: bytes
+    partition: int
+
+
+class BlockStore(Protocol):
+    """Where hour blocks live; `via` is the `Incoming.origin` of an event of the same project."""
+
+    def get(self, key: str, via: Any) -> bytes | None: ...
+
+    def put(self, key: str, value: bytes, via: Any) -> None: ...
+
+    def delete(self, key: str, via: Any) -> None: ...
+
+    def items(self) -> Iterable[tuple[str, bytes]]: ...
+
+
+class MemoryBlockStore:
+    """A dict as block store: for tests and in-memory runs."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+        self.writes = 0
+
+    def get(self, key: str, via: Any) -> bytes | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: bytes, via: Any) -> None:
+        self.data[key] = value
+        self.writes += 1
+
+    def delete(self, key: str, via: Any) -> None:
+        self.data.pop(key, None)
+        self.writes += 1
+
+    def items(self) -> Iterable[tuple[str, bytes]]:
+        return list(self.data.items())
+
+
+@dataclass
+class _Project:
+    state: ProjectState
+    partition: int
+    hours: set[int] = field(default_factory=set)
+    via: Any = None
+
+
+@dataclass
+class BatchOutcome:
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    applied: int = 0
+    duplicates: int = 0
+    blocks_written: int = 0
+    bytes_written: int = 0
+
+
+class FoldWorker:
+    """All projects of the partitions assigned to one worker."""
+
+    def __init__(
+        self,
+        settings: ProcessorSettings,
+        topics: Topics,
+        partitions: int,
+        codec: Codec,
+        store: BlockStore,
+        as_of: AsOf,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topics = topics
+        self.partitions = partitions
+        self.codec = codec
+        self.store = store
+        self.as_of = as_of
+        self.metrics = metrics
+        self.admission = Admission(
+            partitions=partitions,
+            max_future_skew_ms=int(settings.max_future_skew_s * 1000),
+            max_projects=settings.max_projects,
+            as_of=as_of,
+        )
+        self.scheduler = SnapshotScheduler(
+            min_interval_ms=int(settings.snapshot_min_interval_s * 1000),
+            refresh_ms=int(settings.snapshot_refresh_s * 1000),
+            live=as_of.live,
+        )
+        self.projects: dict[str, _Project] = {}
+        self._blocks: OrderedDict[str, HourBlock] = OrderedDict()
+        self.consumed_offsets: dict[tuple[str, int], int] = {}
+
+    # -- folding -------------------------------------------------------------------------
+
+    def process(self, batch: list[Incoming], now_ms: int) -> BatchOutcome:
+        """Fold a batch; refused messages come back as dead letters, nothing is raised."""
+        outcome = BatchOutcome()
+        by_project: dict[str, list[tuple[Row, Incoming]]] = defaultdict(list)
+        for message in batch:
+            self._count_consumed(message)
+            try:
+                project_id, row = self._admit(message, now_ms, by_project)
+            except (CodecError, Rejected) as exc:
+                reason = exc.reason
+                outcome.dead_letters.append(
+                    dead_letter(
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        key=message.key,
+                        value=message.value,
+                        reason=reason,
+                        error=str(exc),
+                        original_headers=message.headers,
+                    )
+                )
+                if self.metrics:
+                    self.metrics.rejected.labels(message.topic, reason).inc()
+                continue
+            by_project[project_id].append((row, message))
+        for project_id, items in by_project.items():
+            self._fold_project(project_id, items, now_ms, outcome)
+        return outcome
+
+    def _count_consumed(self, message: Incoming) -> None:
+        tp = (message.topic, message.partition)
+        if message.offset > self.consumed_offsets.get(tp, -1):
+            self.consumed_offsets[tp] = message.offset
+        if self.metrics:
+            self.metrics.consumed.labels(message.topic).inc()
+
+    def _admit(
+        self, message: Incoming, now_ms: int, batch_projects: dict[str, Any]
+    ) -> tuple[str, Row]:
+        try:
+            family = self.topics.family_of(message.topic)
+        except ValueError as exc:
+            raise Rejected("unknown_family", str(exc)) from exc
+        if message.value is None:
+            raise Rejected("undecodable", "message has no value")
+        decoded = self.codec.decode(message.value, expect_family=family)
+        record = decoded.record
+        project_id = record["project_id"]
+        known = project_id in self.projects or project_id in batch_projects
+        held = len(self.projects) + sum(1 for p in batch_projects if p not in self.projects)
+        self.admission.check(record, message.key, message.partition, now_ms, known, held)
+        return project_id, to_row(family, record, self.settings.slo)
+
+    def _project(self, project_id: str, partition: int) -> _Project:
+        project = self.projects.get(project_id)
+        if project is None:
+            project = self.projects[project_id] = _Project(
+                ProjectState(project_id, self.settings.slo), partition
+            )
+        return project
+
+    def _fold_project(
+        self,
+        project_id: str,
+        items: list[tuple[Row, Incoming]],
+        now_ms: int,
+        outcome: BatchOutcome,
+    ) -> None:
+        project = self._project(project_id, items[0][1].partition)
+        via = project.via = items[-1][1].origin
+        changed: dict[int, HourBlock] = {}
+        earliest_arrival = min(message.timestamp_ms for _, message in items)
+        for row, _message in items:
+            hour = hour_of(row.t)
+            block = changed.get(hour) or self._block(project_id, hour, via)
+            family = FAMILY_OF_ROW[type(row)]
+            if block.add(row):
+                project.state.apply(row)
+                project.hours.add(hour)
+                changed[hour] = block
+                outcome.applied += 1
+                if self.metrics:
+                    self.metrics.applied.labels(family).inc()
+            else:
+                outcome.duplicates += 1
+                if self.metrics:
+                    self.metrics.duplicates.labels(family).inc()
+        for hour, block in changed.items():
+            data = block.to_bytes()
+            self.store.put(block_key(project_id, hour), data, via)
+            outcome.blocks_written += 1
+            outcome.bytes_written += len(data)
+        self._prune_blocks(project, self.as_of.at(now_ms))
+        if changed:
+            self.scheduler.changed(project_id, earliest_arrival)
+
+    def _block(self, project_id: str, hour: int, via: Any) -> HourBlock:
+        key = block_key(project_id, hour)
+        block = self._blocks.get(key)
+        if block is not None:
+            self._blocks.move_to_end(key)
+            return block
+        data = self.store.get(key, via)
+        block = HourBlock.from_bytes(data) if data is not None else HourBlock()
+        self._blocks[key] = block
+        while len(self._blocks) > self.settings.block_cache_size:
+            self._blocks.popitem(last=False)
+        return block
+
+    def _prune_blocks(self, project: _Project, as_of: int) -> None:
+        """Delete the project's stored blocks that left the retention, and its old state rows.
+
+        Runs inside a batch, where the project's partition is known to the store; a project
+        that stops reporting keeps its old blocks until it reports again (they are skipped
+        when the state is rebuilt).
+        """
+        for hour in expired_hours(sorted(project.hours), as_of):
+            key = block_key(project.state.project_id, hour)
+            self.store.delete(key, project.via)
+            self._blocks.pop(key, None)
+            project.hours.discard(hour)
+        project.state.prune(as_of)
+
+    # -- assignment ----------------------------------------------------------------------
+
+    def assign(self, partitions: set[int], now_ms: int) -> int:
+        """Keep the projects of `partitions`, drop the others, load the new ones from the store.
+
+        Returns how many projects were loaded. Projects already held stay as they are: this
+        worker wrote every block of them, so memory and store agree.
+        """
+        for project_id in [p for p, v in self.projects.items() if v.partition not in partitions]:
+            self._drop(project_id)
+        loaded: dict[str, _Project] = {}
+        for key, data in self.store.items():
+            try:
+                project_id, hour = parse_block_key(key)
+                if project_id in self.projects:
+                    continue
+                partition = partition_for(project_id, self.partitions)
+                if partition not in partitions or expired_hours([hour], self.as_of.at(now_ms)):
+                    continue
+                block = HourBlock.from_bytes(data)
+            except BlockFormatError as exc:
+                log.error("skipping unreadable stored block %r: %s", key, exc)
+                continue
+            project = loaded.get(project_id)
+            if project is None:
+                project = loaded[project_id] = _Project(
+                    ProjectState(project_id, self.settings.slo), partition
+                )
+            for row in block.rows:
+                project.state.apply(row)
+            project.hours.add(hour)
+        self.projects.update(loaded)
+        for project_id in loaded:
+            # Whatever was published before a crash may predate the last applied events.
+            self.scheduler.changed(project_id, now_ms)
+        return len(loaded)
+
+    def revoke(self, partitions: set[int]) -> None:
+        for project_id in [p for p, v in self.projects.items() if v.partition in partitions]:
+            self._drop(project_id)
+
+    def _drop(self, project_id: str) -> None:
+        self.projects.pop(project_id, None)
+        self.scheduler.forget(project_id)
+        prefix = block_key(project_id, 0)[:-1]
+        for key in [k for k in self._blocks if k.startswith(prefix)]:
+            del self._blocks[key]
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    def publish_due(
+        self, now_ms: int, flush: bool = False, budget_s: float | None = None
+    ) -> list[Outgoing]:
+        """Snapshots due now (all changed ones with `flush`), within a CPU budget per call."""
+        out: list[Outgoing] = []
+        started = time.perf_counter()
+        for project_id in self.scheduler.due(now_ms, flush):
+            if budget_s is not None and time.perf_counter() - started > budget_s:
+                break
+            out.append(self.snapshot(project_id, now_ms))
+        return out
+
+    def snapshot(self, project_id: str, now_ms: int) -> Outgoing:
+        """Compute, encode and account one project's snapshot as of T."""
+        project = self.projects[project_id]
+        as_of = self.as_of.at(now_ms)
+        started = time.perf_counter()
+        project.state.prune(as_of)
+        samples = project.state.snapshot(as_of)
+        record = state_record(
+            project_id,
+            as_of,
+            now_ms,
+            project.state.last_event_at,
+            project.state.events_applied,
+            samples,
+        )
+        value = self.codec.encode(STATE_FAMILY, record)
+        pending_since = self.scheduler.published(project_id, now_ms)
+        if self.metrics:
+            self.metrics.snapshot_cost.observe(time.perf_counter() - started)
+            self.metrics.snapshots.inc()
+            if pending_since is not None:
+                self.metrics.freshness.observe(max(0, now_ms - pending_since) / 1000)
+        return Outgoing(project_id.encode(), value, project.partition)
+
+    # -- introspection -------------------------------------------------------------------
+
+    def sizes(self) -> dict[str, float]:
+        return {
+            "projects": len(self.projects),
+            "state_rows": sum(p.state.events_applied for p in list(self.projects.values())),
+            "block_cache_blocks": len(self._blocks),
+            "snapshots_pending": self.scheduler.pending,
+        }

@@ -1,0 +1,192 @@
+"""FoldWorker without Kafka: dead-letter reasons, idempotence, store writes, rebuild."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import fastavro
+import pytest
+
+from processors.admission import AsOf, partition_for
+from processors.aggregators import ProjectLedger, block_key, hour_of
+from processors.settings import ProcessorSettings
+from processors.snapshots import SnapshotScheduler
+from processors.worker import FoldWorker, Incoming, MemoryBlockStore
+from schemas.codec import HEADER_SIZE, SCHEMA_DIR, Codec, strip_logical_types
+from schemas.topics import Topics
+
+pytestmark = pytest.mark.unit
+
+Factory = Callable[..., dict[str, Any]]
+T = 1_772_366_400_000  # 2026-03-01 12:00 UTC
+H, D = 3_600_000, 86_400_000
+PARTITIONS = 12
+TOPICS = Topics("u")
+
+
+def _worker(store: MemoryBlockStore | None = None, **conf: Any) -> FoldWorker:
+    settings = ProcessorSettings(**conf)
+    return FoldWorker(
+        settings, TOPICS, PARTITIONS, Codec.default(), store or MemoryBlockStore(), AsOf(T)
+    )
+
+
+def _message(
+    codec: Codec, family: str, record: dict[str, Any], offset: int = 0, **override: Any
+) -> Incoming:
+    project = record["project_id"]
+    fields = {
+        "topic": TOPICS.events(family),
+        "partition": partition_for(project, PARTITIONS),
+        "offset": offset,
+        "key": project.encode(),
+        "value": codec.encode(family, record),
+        "timestamp_ms": T,
+        **override,
+    }
+    return Incoming(**fields)
+
+
+def _reasons(worker: FoldWorker, messages: list[Incoming]) -> list[str]:
+    letters = worker.process(messages, T).dead_letters
+    return [letter.reason for letter in letters]
+
+
+def test_each_bad_kind_is_dead_lettered_with_its_coordinates(
+    codec: Codec, make_event: Factory
+) -> None:
+    worker = _worker(max_projects=1)
+    good = make_event("deployment", T - H)
+    foreign = make_event("deployment", T - H, project="p2")
+    messages = [
+        _message(codec, "deployment", good, offset=0),
+        _message(codec, "deployment", good, offset=1, value=b"\x00junk"),
+        _message(codec, "deployment", good, offset=2, value=b"\xc3\x01" + bytes(8) + b"x"),
+        _message(codec, "deployment", good, offset=3, topic=TOPICS.events("rfc")),
+        _message(codec, "deployment", make_event("deployment", T - 31 * D), offset=4),
+        _message(codec, "deployment", make_event("deployment", T + 5 * 60_000 + 1), offset=5),
+        _message(codec, "deployment", good, offset=6, key=b"other"),
+        _message(codec, "deployment", foreign, offset=7),
+    ]
+    letters = worker.process(messages, T).dead_letters
+    assert [x.reason for x in letters] == [
+        "undecodable",
+        "unknown_schema",
+        "unknown_schema",
+        "too_old",
+        "too_new",
+        "misrouted",
+        "project_cap",
+    ]
+    first = dict(letters[0].headers)
+    assert first["dlq.topic"] == TOPICS.events("deployment").encode()
+    assert first["dlq.offset"] == b"1"
+    assert first["dlq.partition"] == str(partition_for("p1", PARTITIONS)).encode()
+    assert first["dlq.error"].startswith(b"not an Avro")
+    assert letters[0].value == b"\x00junk" and letters[0].key == b"p1"
+
+
+def test_invalid_field_is_dead_lettered(codec: Codec, make_event: Factory) -> None:
+    record = make_event("test", T - H, passed=1, flaky=1)
+    header = codec.encode("test", record)[:HEADER_SIZE]
+    schema = json.loads((SCHEMA_DIR / "test.avsc").read_text())
+    body = io.BytesIO()
+    # flaky > passed: well-formed Avro that the codec's validation refuses.
+    fastavro.schemaless_writer(body, strip_logical_types(schema), {**record, "flaky": 5})
+    message = _message(codec, "test", record, value=header + body.getvalue())
+    assert _reasons(_worker(), [message]) == ["invalid_field"]
+
+
+def test_edges_of_the_accepted_time_range(codec: Codec, make_event: Factory) -> None:
+    worker = _worker(max_future_skew_s=60)
+    oldest_ok = make_event("rfc", T - 31 * D + 1)
+    newest_ok = make_event("rfc", T + 60_000)
+    assert _reasons(worker, [_message(codec, "rfc", oldest_ok)]) == []
+    assert _reasons(worker, [_message(codec, "rfc", newest_ok)]) == []
+    assert _reasons(worker, [_message(codec, "rfc", make_event("rfc", T - 31 * D))]) == ["too_old"]
+
+
+def test_duplicates_across_batches_change_nothing(codec: Codec, make_event: Factory) -> None:
+    store = MemoryBlockStore()
+    worker = _worker(store)
+    events = [make_event("deployment", T - i * H, deployment_id=f"d{i}") for i in range(1, 4)]
+    first = worker.process([_message(codec, "deployment", e) for e in events], T)
+    again = worker.process([_message(codec, "deployment", e) for e in reversed(events)], T)
+    assert (first.applied, first.duplicates) == (3, 0)
+    assert (again.applied, again.duplicates, again.blocks_written) == (0, 3, 0)
+    reference = ProjectLedger("p1")
+    for e in events:
+        reference.fold("deployment", e)
+    assert worker.projects["p1"].state.snapshot(T) == reference.snapshot(T)
+
+
+def test_a_batch_writes_only_the_blocks_it_touched(codec: Codec, make_event: Factory) -> None:
+    store = MemoryBlockStore()
+    worker = _worker(store)
+    history = [make_event("rfc", T - i * H) for i in range(1, 200)]
+    worker.process([_message(codec, "rfc", e) for e in history], T)
+    assert len(store.data) == 199
+    before = store.writes
+    outcome = worker.process([_message(codec, "rfc", make_event("rfc", T - 1))], T)
+    assert outcome.blocks_written == 1 and store.writes - before == 1
+    assert block_key("p1", hour_of(T - 1)) in store.data
+
+
+def test_rebuild_from_the_store_equals_the_live_state(codec: Codec, make_event: Factory) -> None:
+    store = MemoryBlockStore()
+    live = _worker(store)
+    events = [
+        make_event(
+            "task", T - i * 7_000_000, project=f"p{i % 5}", type="completed", cost_usd=0.1 * i
+        )
+        for i in range(60)
+    ]
+    live.process([_message(codec, "task", e) for e in events], T)
+    rebuilt = _worker(store)
+    mine = {partition_for(f"p{i}", PARTITIONS) for i in range(3)}
+    loaded = rebuilt.assign(mine, T)
+    expected = {p for p in live.projects if partition_for(p, PARTITIONS) in mine}
+    assert set(rebuilt.projects) == expected and loaded == len(expected)
+    for project in expected:
+        assert rebuilt.projects[project].state.snapshot(T) == live.projects[project].state.snapshot(
+            T
+        )
+        assert rebuilt.projects[project].state.events_applied == (
+            live.projects[project].state.events_applied
+        )
+    # Every loaded project is republished once, since a crash may have lost its last snapshot.
+    assert sorted(rebuilt.scheduler.due(T)) == sorted(expected)
+
+
+def test_snapshot_record_decodes_with_the_state_schema(codec: Codec, make_event: Factory) -> None:
+    worker = _worker()
+    worker.process([_message(codec, "rfc", make_event("rfc", T - H))], T + 5)
+    (out,) = worker.publish_due(T + 10)
+    record = codec.decode(out.value).record
+    assert out.key == b"p1" and out.partition == partition_for("p1", PARTITIONS)
+    assert (record["as_of"], record["computed_at"], record["events_applied"]) == (T, T + 10, 1)
+    assert record["last_event_at"] == T - H
+    names = {m["name"] for m in record["metrics"]}
+    assert "devmetrics_rfc_submitted" in names and "devmetrics_dora_tier" in names
+    assert worker.publish_due(T + 20) == []  # nothing changed since
+
+
+def test_scheduler_rate_limits_and_refreshes() -> None:
+    s = SnapshotScheduler(min_interval_ms=5_000, refresh_ms=60_000, live=True)
+    s.changed("a", arrived_ms=100)
+    assert s.due(1_000) == ["a"]
+    assert s.published("a", 1_000) == 100
+    s.changed("a", arrived_ms=2_000)
+    assert s.due(5_999) == []  # rate limit
+    assert s.due(5_999, flush=True) == ["a"]
+    assert s.due(6_000) == ["a"]
+    s.published("a", 6_000)
+    assert s.due(65_999) == []
+    assert s.due(66_000) == ["a"]  # live refresh
+    fixed = SnapshotScheduler(min_interval_ms=5_000, refresh_ms=60_000, live=False)
+    fixed.changed("b", 0)
+    fixed.published("b", 0)
+    assert fixed.due(10**9) == []

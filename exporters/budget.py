@@ -10,7 +10,7 @@ Whatever does not fit is dropped and counted by reason. See docs/exporters.md.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -202,7 +202,7 @@ def _slo_unit(service: str, slo: str) -> list[SeriesKey]:
 def services_by_traffic(snapshot: ProjectSnapshot) -> list[tuple[str, list[str]]]:
     """The snapshot's services with their SLOs, busiest first (30d requests), then by name."""
     slos: dict[str, set[str]] = {}
-    traffic: Counter[str] = Counter()
+    traffic: dict[str, float] = defaultdict(float)
     for (name, pairs), value in snapshot.samples.items():
         if not name.startswith(_SLO_PREFIX):
             continue

@@ -13,7 +13,8 @@ STATE_FAMILY = "state"
 
 
 class _Decoded(Protocol):
-    record: dict[str, Any]
+    @property
+    def record(self) -> dict[str, Any]: ...
 
 
 class StateDecoder(Protocol):

@@ -72,8 +72,7 @@ class ShardRunner:
     @property
     def address(self) -> str:
         """host:port the shard listens on (the real port when 0 was asked for)."""
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{self.options.host}:{self._server.server_port}"
 
     def start(self) -> None:
         for thread in self._threads:

@@ -6,13 +6,14 @@ HTTP threads read the body, rebuilt by joining cached chunks only when something
 
 from __future__ import annotations
 
-import gzip
 import logging
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from exporters.budget import BudgetPolicy, Family
 from exporters.exposition import (
@@ -23,6 +24,7 @@ from exporters.exposition import (
     render_summary,
 )
 from exporters.records import Tombstone, Upsert
+from exporters.snapshot import LabelPairs
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ KNOWN_REJECT_REASONS = (
     "duplicate_series",
 )
 DROP_REASONS = ("series_cap", "service_cap")
+# zlib window bits for a gzip header and trailer around the deflate stream.
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
 def _f(name: str, help_text: str, kind: str = "gauge") -> Family:
@@ -89,9 +93,16 @@ RENDER_SECONDS = _f(
 
 @dataclass(slots=True)
 class _Body:
+    """The projects' part of the scrape body; under gzip, a compressed head and its compressor.
+
+    The head is flushed (Z_SYNC_FLUSH) but not finished: a scrape copies the compressor, adds
+    the self-metrics and finishes, so the answer is one ordinary gzip stream.
+    """
+
     version: int
     plain: bytes
     gzipped: bytes | None = None
+    compressor: Any = None  # zlib's Compress object (no public type)
 
 
 class ShardState:
@@ -194,14 +205,14 @@ class ShardState:
         """The scrape body and its content encoding ("gzip" or None).
 
         The projects' part is cached (plain and gzipped) until a snapshot changes it; the
-        small self-metrics part is rendered per scrape and, under gzip, sent as a second gzip
-        member (RFC 1952 allows several; Prometheus reads them all).
+        small self-metrics part is rendered and compressed per scrape.
         """
         body = self._projects_body(accept_gzip)
         own = self.render_self_metrics().encode()
         if accept_gzip:
             assert body.gzipped is not None  # built by _projects_body when gzip is asked for
-            return body.gzipped + gzip.compress(own, self._gzip_level, mtime=0), "gzip"
+            tail = body.compressor.copy()
+            return body.gzipped + tail.compress(own) + tail.flush(), "gzip"
         return body.plain + own, None
 
     def _projects_body(self, want_gzip: bool) -> _Body:
@@ -216,7 +227,9 @@ class ShardState:
             if body is None or not fresh:
                 body = _Body(version, assemble(projects))
             if want_gzip:
-                body.gzipped = gzip.compress(body.plain, self._gzip_level, mtime=0)
+                compressor = zlib.compressobj(self._gzip_level, zlib.DEFLATED, _GZIP_WBITS)
+                body.gzipped = compressor.compress(body.plain) + compressor.flush(zlib.Z_SYNC_FLUSH)
+                body.compressor = compressor
             self._body = body
             elapsed = self._clock() - started
             with self._lock:
@@ -234,7 +247,7 @@ class ShardState:
     def render_self_metrics(self) -> str:
         """The shard's own metrics, in the text format."""
         with self._lock:
-            groups = [
+            groups: list[tuple[Family, list[tuple[LabelPairs, float]]]] = [
                 (SHARD_INFO, [((("shard", str(self.shard)), ("shards", str(self.shards))), 1.0)]),
                 (CAUGHT_UP, [((), float(self._caught_up))]),
                 (

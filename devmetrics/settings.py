@@ -44,6 +44,8 @@ class StackSettings(BaseModel):
     prometheus_port: int = Field(default=9090, ge=1, le=65535)
     alertmanager_port: int = Field(default=9093, ge=1, le=65535)
     victoriametrics_port: int = Field(default=8428, ge=1, le=65535)
+    alert_webhook_url: str = "http://127.0.0.1:9099/alerts"
+    """Where Alertmanager's local `webhook` receiver posts every alert."""
     kafka_version: str = "4.1.1"
     kafka_heap: str = "1G"
     health_timeout_s: float = Field(default=120.0, gt=0)

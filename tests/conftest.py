@@ -95,13 +95,16 @@ class MonitoringStack:
     victoriametrics_url: str
     targets_dir: Path
 
-    def add_targets(self, name: str, job: str, addresses: list[str]) -> None:
-        """Register scrape targets through file service discovery, as an operator would."""
+    def add_targets(self, kind: str, name: str, addresses: list[str]) -> None:
+        """Register scrape targets through file service discovery, as an operator would.
+
+        `kind` is `exporters` or `processors`: the shipped config's two file_sd jobs.
+        """
         import json
 
-        path = self.targets_dir / f"{name}.json"
+        path = self.targets_dir / f"{kind}-{name}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([{"targets": addresses, "labels": {"job": job}}]))
+        tmp.write_text(json.dumps([{"targets": addresses}]))
         tmp.rename(path)
 
 

@@ -396,6 +396,7 @@ class Prometheus(Component):
             glob = cfg.setdefault("global", {})
             glob["scrape_interval"] = self.stack.prometheus_scrape_interval
             glob["evaluation_interval"] = self.stack.prometheus_scrape_interval
+            glob.pop("scrape_timeout", None)
             for job in cfg.get("scrape_configs", []):
                 job.pop("scrape_interval", None)
                 job.pop("scrape_timeout", None)

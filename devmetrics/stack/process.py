@@ -32,11 +32,8 @@ class ManagedProcess:
             pid = int(pid_text)
         except (OSError, ValueError):
             return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            return None
-        if marker.strip() not in cmdline or _is_zombie(pid):
+        cmdline = _cmdline(pid)
+        if cmdline is None or marker.strip() not in cmdline or _is_zombie(pid):
             return None
         return pid
 
@@ -97,6 +94,22 @@ class ManagedProcess:
         except OSError:
             return "(no log)"
         return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _cmdline(pid: int) -> str | None:
+    """The process's command line; None if there is no such process.
+
+    Right after exec the kernel may show an empty command line for a moment: wait it out.
+    """
+    for _ in range(50):
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        if raw:
+            return raw.replace(b"\0", b" ").decode(errors="replace")
+        time.sleep(0.02)
+    return ""
 
 
 def _is_zombie(pid: int) -> bool:

@@ -167,11 +167,11 @@ def test_prometheus_scrapes_and_victoriametrics_receives(monitoring_stack, uniqu
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
     try:
-        monitoring_stack.add_targets(marker, "stack-probe", [f"127.0.0.1:{port}"])
+        monitoring_stack.add_targets("exporters", marker, [f"127.0.0.1:{port}"])
         promql = f'devmetrics_stack_probe{{probe="{marker}"}}'
         result = _wait_for(lambda: _query(monitoring_stack.prometheus_url, promql), 60)
         assert float(result[0]["value"][1]) == 42.5
-        assert result[0]["metric"]["job"] == "stack-probe"
+        assert result[0]["metric"]["job"] == "devmetrics-exporters"
 
         vm = _wait_for(
             lambda: _query(monitoring_stack.victoriametrics_url, promql, latency_offset="1s"),

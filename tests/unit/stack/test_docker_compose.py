@@ -30,7 +30,7 @@ def test_every_bind_mount_exists(compose: dict[str, Any]) -> None:
     checked = 0
     for name, service in compose["services"].items():
         for volume in service.get("volumes", []):
-            source = _expand(volume.split(":")[0])
+            source = _expand(volume).split(":")[0]
             if source.startswith((".", "/")):
                 assert (INFRA / source).exists(), f"{name}: mounted {source} does not exist"
                 checked += 1

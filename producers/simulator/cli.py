@@ -144,6 +144,7 @@ def simulate(
         spans = resolve_requests(requests, ids, anchor, forward=is_live)
     except ScenarioError as exc:
         raise click.UsageError(str(exc)) from exc
+    days = int(days) if days.is_integer() else days
     plan = RunPlan(
         seed=seed,
         n_projects=projects,

@@ -128,7 +128,7 @@ def event_key(event_id: str) -> int:
 
 def _latency_good(record: Mapping[str, Any], threshold_s: float) -> int:
     """The `count` of the bucket whose `le` equals the threshold; 0 when there is none."""
-    for bucket in record["latency_buckets"]:
+    for bucket in record.get("latency_buckets") or ():
         if bucket["le"] == threshold_s:
             return int(bucket["count"])
     return 0

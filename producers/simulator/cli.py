@@ -172,6 +172,7 @@ def simulate(
         acknowledged=(lambda: publisher.acknowledged) if publisher else None,
     )
     if is_live:
+        progress.projects = projects  # every project runs from the start
         result, published = live(
             plan,
             publisher,

@@ -1,33 +1,247 @@
-"""`devmetrics demo`: the local real stack and the pipeline on it, then where to look."""
+"""`devmetrics demo`: the local real stack, the pipeline on it, a simulation, and where to look.
+
+The demo is a composition root: it starts processes that users could start by hand
+(`devmetrics process`, `devmetrics export`, `devmetrics simulate`) and holds no metric logic.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
 
 import click
 
 from devmetrics.settings import Settings
 from devmetrics.stack import Stack, StackError
+from devmetrics.stack.process import ManagedProcess
+
+APP_ID = "devmetrics-demo"
 
 
 def _echo(msg: str) -> None:
     click.echo(f"demo: {msg}", err=True)
 
 
+def _pipeline_process(stack: Stack, name: str) -> ManagedProcess:
+    home = stack.settings.stack.home
+    return ManagedProcess(name, home / "run", home / "logs" / f"{name}.log")
+
+
+def _start(stack: Stack, name: str, args: list[str]) -> None:
+    proc = _pipeline_process(stack, name)
+    if proc.running():
+        _echo(f"{name}: already running")
+        return
+    proc.start([sys.executable, "-m", "devmetrics", *args])
+    _echo(f"{name}: started (log {proc.log_file})")
+
+
+def _query(prometheus_url: str, promql: str) -> list[dict[str, Any]]:
+    qs = urllib.parse.urlencode({"query": promql})
+    try:
+        with urllib.request.urlopen(f"{prometheus_url}/api/v1/query?{qs}", timeout=10) as resp:
+            body = json.loads(resp.read())
+    except OSError:
+        return []
+    return list(body.get("data", {}).get("result", []))
+
+
+def _scalar(prometheus_url: str, promql: str) -> float | None:
+    result = _query(prometheus_url, promql)
+    return float(result[0]["value"][1]) if result else None
+
+
 @click.command()
+@click.option("--projects", default=1000, show_default=True, type=click.IntRange(1, 99999))
+@click.option(
+    "--days",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0.01, 31),
+    help="Days of event time backfilled before live simulation starts.",
+)
+@click.option("--seed", default=1, show_default=True)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 12), help="Processor workers."
+)
+@click.option(
+    "--shards", default=2, show_default=True, type=click.IntRange(1, 12), help="Exporter shards."
+)
+@click.option(
+    "--live/--no-live",
+    default=True,
+    show_default=True,
+    help="Keep a live simulation running after the backfill.",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for Prometheus to see every project.",
+)
 @click.pass_obj
-def demo(settings: Settings) -> None:
-    """Bring the stack up and show where to look."""
+def demo(
+    settings: Settings,
+    projects: int,
+    days: float,
+    seed: int,
+    workers: int,
+    shards: int,
+    live: bool,
+    wait_s: float,
+) -> None:
+    """Bring the stack and pipeline up, backfill PROJECTS projects, go live, show where to look."""
     stack = Stack(settings, progress=_echo)
     try:
         stack.up()
     except StackError as exc:
         click.echo(f"devmetrics demo: {exc}", err=True)
         sys.exit(1)
-    prom = stack.component("prometheus").endpoint.url
-    click.echo("\nThe local stack is up:")
-    click.echo(f"  Kafka            {stack.component('kafka').endpoint.address}")
-    click.echo(f"  Prometheus       {prom}/classic/graph  (targets: {prom}/classic/targets)")
-    click.echo(f"  Alertmanager     {stack.component('alertmanager').endpoint.url}")
-    click.echo(f"  VictoriaMetrics  {stack.component('victoriametrics').endpoint.url}")
-    click.echo("Stop it with: devmetrics stack down")
+    home = settings.stack.home
+    prom = stack.component("prometheus")
+    targets: Path = prom.targets_dir  # type: ignore[attr-defined]
+    prom_url = prom.endpoint.url
+
+    metrics_ports = []
+    for i in range(workers):
+        port = 9300 + i
+        metrics_ports.append(port)
+        _start(
+            stack,
+            f"processor-{i}",
+            [
+                "process",
+                "--app-id",
+                APP_ID,
+                "--data-dir",
+                str(home / f"processor-{i}"),
+                "--metrics-port",
+                str(port),
+                "--web-port",
+                "0",
+            ],
+        )
+    (targets / "processors-demo.json").write_text(
+        json.dumps([{"targets": [f"127.0.0.1:{p}" for p in metrics_ports]}])
+    )
+    for i in range(shards):
+        _start(
+            stack,
+            f"exporter-{i}",
+            [
+                "export",
+                "--shard",
+                str(i),
+                "--shards",
+                str(shards),
+                "--port",
+                str(9400 + i),
+                "--sd-file",
+                str(targets / f"exporters-{i}.json"),
+            ],
+        )
+
+    truth = home / "demo-truth.json"
+    _echo(f"backfilling {projects} projects x {days:g} days (truth file {truth})")
+    sim = _pipeline_process(stack, "simulate-backfill")
+    sim.start(
+        [
+            sys.executable,
+            "-m",
+            "devmetrics",
+            "simulate",
+            "--projects",
+            str(projects),
+            "--days",
+            str(days),
+            "--seed",
+            str(seed),
+            "--truth",
+            str(truth),
+        ]
+    )
+    while sim.running():
+        time.sleep(2)
+        last = sim.log_tail(1).strip()
+        if last:
+            _echo(f"simulate: {last[-150:]}")
+    if "acknowledged" not in sim.log_tail(5):
+        click.echo(
+            f"devmetrics demo: the backfill failed; see {sim.log_file}:\n{sim.log_tail(15)}",
+            err=True,
+        )
+        sys.exit(1)
+    if live:
+        _start(
+            stack,
+            "simulate-live",
+            [
+                "simulate",
+                "--mode",
+                "live",
+                "--projects",
+                str(projects),
+                "--seed",
+                str(seed + 1),
+                "--no-default-scenarios",
+            ],
+        )
+
+    _echo(f"waiting for Prometheus to see {projects} projects")
+    seen_q = "count(count by (project) (devmetrics_state_as_of_timestamp_seconds))"
+    deadline = time.monotonic() + wait_s
+    seen = 0.0
+    while time.monotonic() < deadline:
+        seen = _scalar(prom_url, seen_q) or 0.0
+        if seen >= projects:
+            break
+        _echo(f"Prometheus sees {seen:.0f} of {projects} projects")
+        time.sleep(10)
+    _summary(stack, prom_url, projects, seen, shards, metrics_ports)
+
+
+def _summary(
+    stack: Stack, prom_url: str, projects: int, seen: float, shards: int, metrics_ports: list[int]
+) -> None:
+    overall = {
+        name: _scalar(prom_url, f'count(devmetrics_dora_tier{{metric="overall"}} == {v})')
+        for v, name in ((4, "elite"), (3, "high"), (2, "medium"), (1, "low"))
+    }
+    alerts = _query(prom_url, 'count by (alertname, tier) (ALERTS{alertstate="firing"})')
+    am = stack.component("alertmanager").endpoint.url
+    click.echo("")
+    click.echo(f"devmetrics is running: Prometheus sees {seen:.0f} of {projects} projects.")
+    click.echo(
+        "  DORA overall tier: " + ", ".join(f"{name} {int(n or 0)}" for name, n in overall.items())
+    )
+    if alerts:
+        click.echo(
+            "  firing alerts: "
+            + ", ".join(
+                f"{a['metric'].get('alertname')}[{a['metric'].get('tier', '-')}] "
+                f"{float(a['value'][1]):.0f}"
+                for a in alerts
+            )
+        )
+    else:
+        click.echo("  firing alerts: none yet (burn-rate alerts need a few minutes of data)")
+    click.echo("")
+    click.echo("Where to look:")
+    click.echo(f"  Prometheus       {prom_url}/classic/graph   targets: {prom_url}/classic/targets")
+    click.echo(f"  Alertmanager     {am}/#/alerts")
+    click.echo(
+        f"  VictoriaMetrics  {stack.component('victoriametrics').endpoint.url}"
+        "/api/v1/query?query=devmetrics_dora_deployments"
+    )
+    for i in range(shards):
+        click.echo(f"  exporter shard {i} http://127.0.0.1:{9400 + i}/metrics")
+    for i, port in enumerate(metrics_ports):
+        click.echo(f"  processor {i}      http://127.0.0.1:{port}/metrics")
+    click.echo(f"  logs             {stack.settings.stack.home / 'logs'}")
+    click.echo("Stop everything with: devmetrics stack down")

@@ -77,7 +77,7 @@ META_FAMILIES = (PROJECT_INFO, STATE_AS_OF, STATE_COMPUTED, STATE_LAST_EVENT, ST
 _SAMPLE_FAMILIES = (
     Family("devmetrics_dora_deployments", "Successful production deployments in the window."),
     Family(
-        "devmetrics_dora_deploy_days_per_week",
+        "devmetrics_dora_deploy_day_per_week",
         "Distinct UTC deployment dates in the 30d window, times 7 / 30.",
     ),
     Family(
@@ -176,7 +176,7 @@ def _key(name: str, **labels: str) -> SeriesKey:
 def _dora_units() -> Iterator[list[SeriesKey]]:
     for window in DORA_WINDOWS:
         yield [_key("devmetrics_dora_deployments", window=window)]
-    yield [_key("devmetrics_dora_deploy_days_per_week", window="30d")]
+    yield [_key("devmetrics_dora_deploy_day_per_week", window="30d")]
     for name in ("devmetrics_dora_lead_time_seconds", "devmetrics_dora_recovery_time_seconds"):
         for window in DORA_WINDOWS:
             for quantile in QUANTILES:

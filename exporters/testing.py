@@ -92,7 +92,7 @@ def example_record(
                     quantile=quantile,
                 )
             )
-    add(sample("devmetrics_dora_deploy_days_per_week", rng.randint(0, 30) * 7 / 30, window="30d"))
+    add(sample("devmetrics_dora_deploy_day_per_week", rng.randint(0, 30) * 7 / 30, window="30d"))
     for metric in DORA_TIER_METRICS:
         add(sample("devmetrics_dora_tier", rng.randint(1, 4), metric=metric))
     for service in services:

@@ -12,7 +12,7 @@ from devmetrics.kafka_admin import ensure_topics
 from devmetrics.settings import KafkaSettings, Settings
 from devmetrics.stack.components import COMPONENTS, Component
 from devmetrics.stack.errors import StackError
-from devmetrics.stack.process import port_in_use
+from devmetrics.stack.process import ManagedProcess, port_in_use
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +125,23 @@ class Stack:
             )
         return out
 
+    def pipeline_processes(self) -> list[ManagedProcess]:
+        """Processes the demo started beside the components (processors, shards, simulators)."""
+        home = self.settings.stack.home
+        names = {c.name for c in COMPONENTS}
+        return [
+            ManagedProcess(p.stem, home / "run", home / "logs" / f"{p.stem}.log")
+            for p in sorted((home / "run").glob("*.pid"))
+            if p.stem not in names
+        ]
+
     def down(self) -> list[str]:
-        """Stop what `up` started, in reverse order; return the names stopped."""
+        """Stop what `up` and the demo started, pipeline first; return the names stopped."""
         stopped = []
+        for proc in self.pipeline_processes():
+            if proc.stop():
+                stopped.append(proc.name)
+                self._progress(f"{proc.name}: stopped")
         for comp in reversed(self.components):
             if comp.process.stop():
                 stopped.append(comp.name)

@@ -125,7 +125,7 @@ def dora_samples(state: ProjectState, as_of: int) -> list[Sample]:
         if window == "30d":
             days = {row.t // DAY_MS for row in in_window}
             samples.append(
-                Sample("devmetrics_dora_deploy_days_per_week", labels, len(days) * 7 / 30)
+                Sample("devmetrics_dora_deploy_day_per_week", labels, len(days) * 7 / 30)
             )
         window_leads = [value for at, value in lead_times if at > start]
         samples += quantile_samples("devmetrics_dora_lead_time_seconds", labels, window_leads)

@@ -183,7 +183,7 @@ class _Calculator:
                     datetime.fromtimestamp(d["occurred_at"] / 1000, tz=UTC).date()
                     for d in in_window
                 }
-                out.add("devmetrics_dora_deploy_days_per_week", labels, len(days) * 7 / 30)
+                out.add("devmetrics_dora_deploy_day_per_week", labels, len(days) * 7 / 30)
 
             lead_times = [
                 (t - first_change[c]["committed_at"]) / 1000

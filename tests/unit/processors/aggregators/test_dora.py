@@ -73,7 +73,7 @@ def test_deployments_per_window(dora_events: list[Event]) -> None:
     assert value(samples, "devmetrics_dora_deployments", window="7d") == 4.0
     assert value(samples, "devmetrics_dora_deployments", window="30d") == 6.0
     # dates: T's day (dA, dE), T-1d, T-3d, T-10d, T-20d
-    assert value(samples, "devmetrics_dora_deploy_days_per_week", window="30d") == 5 * 7 / 30
+    assert value(samples, "devmetrics_dora_deploy_day_per_week", window="30d") == 5 * 7 / 30
 
 
 def test_lead_time_uses_first_deployment_and_earliest_commit(dora_events: list[Event]) -> None:
@@ -126,7 +126,7 @@ def test_tiers(dora_events: list[Event]) -> None:
 def test_empty_project_has_counts_and_no_ratios() -> None:
     samples = ProjectLedger("p1").snapshot(T)
     assert value(samples, "devmetrics_dora_deployments", window="7d") == 0.0
-    assert value(samples, "devmetrics_dora_deploy_days_per_week", window="30d") == 0.0
+    assert value(samples, "devmetrics_dora_deploy_day_per_week", window="30d") == 0.0
     assert value(samples, "devmetrics_dora_change_failure_ratio", window="7d") is None
     assert value(samples, "devmetrics_dora_rework_ratio", window="30d") is None
     assert value(samples, "devmetrics_dora_lead_time_seconds", window="1d", quantile="0.5") is None

@@ -147,7 +147,7 @@ def test_counts_are_zero_and_ratios_absent_without_deployments(value: Callable[.
         deploy(T - H, "d-failed", status="failure"),
     ]
     assert value(events, "devmetrics_dora_deployments", window="1d") == 0.0
-    assert value(events, "devmetrics_dora_deploy_days_per_week", window="30d") == 0.0
+    assert value(events, "devmetrics_dora_deploy_day_per_week", window="30d") == 0.0
     assert value(events, "devmetrics_dora_change_failure_ratio", window="1d") is None
     assert value(events, "devmetrics_dora_rework_ratio", window="30d") is None
     assert value(events, "devmetrics_dora_lead_time_seconds", window="7d", quantile="0.5") is None
@@ -156,10 +156,10 @@ def test_counts_are_zero_and_ratios_absent_without_deployments(value: Callable[.
     assert value(events, "devmetrics_dora_tier", metric="overall") == 1.0
 
 
-def test_deploy_days_per_week_counts_distinct_utc_dates(value: Callable[..., Any]) -> None:
+def test_deploy_day_per_week_counts_distinct_utc_dates(value: Callable[..., Any]) -> None:
     events = [deploy(T - 1, "a"), deploy(T - 2 * H, "b"), deploy(T - D - 1, "c")]
     # T - 1 ms and T - 2h are on 2025-12-31, T - 1d - 1 ms on 2025-12-30.
-    assert value(events, "devmetrics_dora_deploy_days_per_week", window="30d") == 2 * 7 / 30
+    assert value(events, "devmetrics_dora_deploy_day_per_week", window="30d") == 2 * 7 / 30
 
 
 def test_lead_time_uses_first_production_deployment_and_earliest_change_event(

@@ -1,0 +1,5 @@
+"""`python -m devmetrics` is the `devmetrics` command."""
+
+from devmetrics.cli import main
+
+main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,9 +199,11 @@ def create_app(
             len(worker.projects),
         )
 
-    @app.on_partitions_revoked.connect
-    async def revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
-        worker.revoke({tp.partition for tp in revoked if tp.topic in source_names})
+    async def revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+        tps: set[Any] = args[0] if args else kwargs.get("revoked", set())
+        worker.revoke({tp.partition for tp in tps if tp.topic in source_names})
+
+    app.on_partitions_revoked.connect(_receiver(revoked))
 
     async def publish(flush: bool) -> None:
         budget = None if flush else SNAPSHOT_BUDGET_S
@@ -222,12 +225,18 @@ def create_app(
                     0, highwater - (consumed + 1 if consumed is not None else 0)
                 )
 
-    @app.on_before_shutdown.connect
-    async def final_flush(sender: Any, **kwargs: Any) -> None:
+    async def final_flush(sender: Any, *args: Any, **kwargs: Any) -> None:
         await publish(flush=True)
         log.info("final flush: snapshots of every changed project published")
 
+    app.on_before_shutdown.connect(_receiver(final_flush))
+
     return ProcessorApp(app, worker, registry, metrics)
+
+
+def _receiver(fun: Callable[..., Awaitable[None]]) -> Any:
+    """A coroutine function as a faust signal receiver (its stubs want a `signal` keyword)."""
+    return fun
 
 
 def _credentials(kafka: KafkaSettings) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from processors.aggregators.rows import ReviewRow, RfcRow, Row, TaskRow, TestRunRow
@@ -25,13 +25,13 @@ BACKLOG_WINDOW = "30d"
 R = TypeVar("R", bound=Row)
 
 
-def _earliest(rows: Iterable[Row], type_: str, id_field: int) -> dict[str, Row]:
+def _earliest(rows: Iterable[R], type_: str, id_field: str) -> dict[str, R]:
     """The earliest row of the given type per entity id (ties broken by event key)."""
-    earliest: dict[str, Row] = {}
+    earliest: dict[str, R] = {}
     for row in rows:
-        if row[2] != type_:
+        if getattr(row, "type", None) != type_:
             continue
-        entity = row[id_field]
+        entity: str = getattr(row, id_field)
         known = earliest.get(entity)
         if known is None or (row.t, row.key) < (known.t, known.key):
             earliest[entity] = row
@@ -45,14 +45,15 @@ def _by_actor(rows: Iterable[R]) -> dict[str, list[R]]:
     return grouped
 
 
-def _durations(closing: list[R], opened: dict[str, Row], id_field: int) -> list[float]:
+def _durations(closing: list[R], opened: Mapping[str, Row], id_field: str) -> list[float]:
     """Seconds from each entity's earliest opening event to each closing event that has one."""
-    return [(row.t - opened[row[id_field]].t) / 1000 for row in closing if row[id_field] in opened]
+    starts = [(row.t, opened.get(getattr(row, id_field))) for row in closing]
+    return [(t - start.t) / 1000 for t, start in starts if start is not None]
 
 
 def _rfc_samples(rows: list[RfcRow], as_of: int) -> list[Sample]:
     samples: list[Sample] = []
-    submitted = _earliest(rows, "submitted", 3)
+    submitted = _earliest(rows, "submitted", "rfc_id")
     decided_final = [r for r in rows if r.type == "decided" and r.decision in FINAL_DECISIONS]
     for window in PROCESS_WINDOWS:
         start = as_of - WINDOWS_MS[window]
@@ -70,13 +71,13 @@ def _rfc_samples(rows: list[RfcRow], as_of: int) -> list[Sample]:
                 *quantile_samples(
                     "devmetrics_rfc_time_to_decision_seconds",
                     labels,
-                    _durations(decided, submitted, 3),
+                    _durations(decided, submitted, "rfc_id"),
                 ),
             ]
     decided_ids = {r.rfc_id for r in decided_final}
     backlog_start = as_of - WINDOWS_MS[BACKLOG_WINDOW]
     open_rfcs = _by_actor(
-        r for r in submitted.values() if r.t > backlog_start and r[3] not in decided_ids
+        r for r in submitted.values() if r.t > backlog_start and r.rfc_id not in decided_ids
     )
     for actor in ACTORS:
         samples.append(
@@ -87,7 +88,7 @@ def _rfc_samples(rows: list[RfcRow], as_of: int) -> list[Sample]:
 
 def _task_samples(rows: list[TaskRow], as_of: int) -> list[Sample]:
     samples: list[Sample] = []
-    started = _earliest(rows, "started", 3)
+    started = _earliest(rows, "started", "task_id")
     for window in PROCESS_WINDOWS:
         start = as_of - WINDOWS_MS[window]
         completed = _by_actor(r for r in rows if r.t > start and r.type == "completed")
@@ -103,7 +104,9 @@ def _task_samples(rows: list[TaskRow], as_of: int) -> list[Sample]:
                     "devmetrics_task_success_ratio", labels, len(done), len(done) + len(fails)
                 ),
                 *quantile_samples(
-                    "devmetrics_task_cycle_time_seconds", labels, _durations(done, started, 3)
+                    "devmetrics_task_cycle_time_seconds",
+                    labels,
+                    _durations(done, started, "task_id"),
                 ),
                 Sample("devmetrics_task_cost_usd", labels, cost),
                 *ratio_samples("devmetrics_task_cost_per_task_usd", labels, cost, len(done)),
@@ -113,7 +116,7 @@ def _task_samples(rows: list[TaskRow], as_of: int) -> list[Sample]:
 
 def _review_samples(rows: list[ReviewRow], as_of: int) -> list[Sample]:
     samples: list[Sample] = []
-    requested = _earliest(rows, "requested", 3)
+    requested = _earliest(rows, "requested", "review_id")
     for window in PROCESS_WINDOWS:
         start = as_of - WINDOWS_MS[window]
         completed = _by_actor(r for r in rows if r.t > start and r.type == "completed")
@@ -124,7 +127,9 @@ def _review_samples(rows: list[ReviewRow], as_of: int) -> list[Sample]:
             samples += [
                 Sample("devmetrics_review_completed", labels, float(len(done))),
                 *quantile_samples(
-                    "devmetrics_review_latency_seconds", labels, _durations(done, requested, 3)
+                    "devmetrics_review_latency_seconds",
+                    labels,
+                    _durations(done, requested, "review_id"),
                 ),
                 *ratio_samples(
                     "devmetrics_review_approval_ratio", labels, len(approved), len(done)

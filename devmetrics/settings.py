@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from processors.settings import ProcessorSettings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,6 +65,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     kafka: KafkaSettings = KafkaSettings()
     stack: StackSettings = StackSettings()
+    processor: ProcessorSettings = ProcessorSettings()
 
     @field_validator("log_level")
     @classmethod

@@ -1,8 +1,5 @@
-"""Processor settings: a section of the one settings object (`Settings.processor`).
-
-Until `devmetrics.settings.Settings` carries a `processor` field, `processor_settings()`
-returns the defaults below.
-"""
+"""Processor settings: the `processor` section of the one settings object
+(`devmetrics.settings.Settings.processor`, env `DEVMETRICS_PROCESSOR__...`)."""
 
 from __future__ import annotations
 

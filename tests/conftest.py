@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,13 @@ def _stack_settings(tmp: Path) -> Settings:
         "victoriametrics_port": free_port(),
     }
     stack = base.stack.model_copy(
-        update={"home": tmp, "prometheus_scrape_interval": "1s", "kafka_heap": "768M", **ports}
+        update={
+            "alert_webhook_url": f"http://127.0.0.1:{free_port()}/alerts",
+            "home": tmp,
+            "prometheus_scrape_interval": "1s",
+            "kafka_heap": "768M",
+            **ports,
+        }
     )
     return base.model_copy(update={"stack": stack})
 
@@ -94,6 +101,7 @@ class MonitoringStack:
     alertmanager_url: str
     victoriametrics_url: str
     targets_dir: Path
+    alert_webhook_url: str
 
     def add_targets(self, kind: str, name: str, addresses: list[str]) -> None:
         """Register scrape targets through file service discovery, as an operator would.
@@ -120,6 +128,7 @@ def monitoring_stack(test_stack_settings: Settings) -> Iterator[MonitoringStack]
             alertmanager_url=stack.component("alertmanager").endpoint.url,
             victoriametrics_url=stack.component("victoriametrics").endpoint.url,
             targets_dir=prom.targets_dir,  # type: ignore[attr-defined]
+            alert_webhook_url=test_stack_settings.stack.alert_webhook_url,
         )
     finally:
         stack.down()
@@ -128,3 +137,51 @@ def monitoring_stack(test_stack_settings: Settings) -> Iterator[MonitoringStack]
 @pytest.fixture
 def unique() -> Callable[[str], str]:
     return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+class AlertReceiver:
+    """The local webhook that Alertmanager's `webhook` receiver posts to: keeps every alert."""
+
+    def __init__(self, url: str) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlparse
+
+        self.alerts: list[dict[str, Any]] = []
+        received = self.alerts
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with lock:
+                    received.extend(json.loads(body).get("alerts", []))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        parsed = urlparse(url)
+        self.server = ThreadingHTTPServer(
+            (parsed.hostname or "127.0.0.1", parsed.port or 80), Handler
+        )
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def firing(self) -> list[dict[str, Any]]:
+        return [a for a in list(self.alerts) if a.get("status") == "firing"]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def alert_receiver(test_stack_settings: Settings) -> Iterator[AlertReceiver]:
+    receiver = AlertReceiver(test_stack_settings.stack.alert_webhook_url)
+    try:
+        yield receiver
+    finally:
+        receiver.close()

@@ -1,0 +1,236 @@
+"""The pipeline's output equals the simulator's truth at every stage, and alerts reach people."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from devmetrics.kafka_admin import ensure_topics
+from devmetrics.settings import KafkaSettings
+from producers.publisher import Publisher
+
+from .conftest import (
+    LONG_PROJECTS,
+    PROJECTS,
+    Key,
+    PipelineRun,
+    StateReader,
+    project_events,
+    prometheus_query,
+    scenario_spans,
+    series,
+    start_worker,
+    wait_for,
+)
+
+pytestmark = pytest.mark.e2e
+
+# Labels Prometheus adds to what a shard serves; not part of a snapshot's samples.
+TARGET_LABELS = {"job", "instance", "project"}
+SHARD_ONLY = {
+    "devmetrics_project_info",
+    "devmetrics_state_as_of_timestamp_seconds",
+    "devmetrics_state_computed_timestamp_seconds",
+    "devmetrics_state_last_event_timestamp_seconds",
+    "devmetrics_state_events_applied_total",
+}
+
+
+def same_value(expected: float, got: float) -> bool:
+    """Counts and quantiles exactly; ratios and float sums to 1e-9 relative (docs/metrics.md)."""
+    return expected == got or math.isclose(expected, got, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def differences(expected: dict[Key, float], got: dict[Key, float]) -> list[str]:
+    out = [f"missing {k}={v}" for k, v in expected.items() if k not in got]
+    out += [f"unexpected {k}={v}" for k, v in got.items() if k not in expected]
+    out += [
+        f"{k}: expected {v}, got {got[k]}"
+        for k, v in expected.items()
+        if k in got and not same_value(v, got[k])
+    ]
+    return out
+
+
+def test_state_snapshots_equal_the_truth_for_every_project_and_metric(
+    pipeline: PipelineRun,
+) -> None:
+    assert set(pipeline.snapshots) == set(pipeline.project_ids)
+    compared = 0
+    problems: dict[str, list[str]] = {}
+    for pid, truth in pipeline.truth.items():
+        snapshot = pipeline.snapshots[pid]
+        assert snapshot["as_of"] == pipeline.as_of_ms
+        diff = differences(series(truth["metrics"]), series(snapshot["metrics"]))
+        if diff:
+            problems[pid] = diff[:5]
+        compared += len(truth["metrics"])
+    assert not problems, f"{len(problems)} projects differ: {dict(list(problems.items())[:5])}"
+    assert compared > 100 * len(pipeline.truth)
+
+
+def test_every_scenario_is_present_among_the_long_projects(pipeline: PipelineRun) -> None:
+    names = {s["name"] for t in pipeline.truth.values() for s in t["scenarios"]}
+    assert names == {
+        "incident_storm",
+        "latency_regression",
+        "error_spike",
+        "failing_deployments",
+        "deployment_freeze",
+        "review_backlog",
+        "flaky_tests",
+        "agent_failure_loop",
+        "project_silent",
+    }
+
+
+def test_prometheus_holds_dora_and_slo_series_of_every_project(pipeline: PipelineRun) -> None:
+    def projects_with(metric: str) -> int:
+        result = pipeline.query(f"count(count by (project) ({metric}))")
+        return int(float(result[0]["value"][1])) if result else 0
+
+    with_slo = sum(
+        1
+        for t in pipeline.truth.values()
+        if any(m["name"] == "devmetrics_slo_requests" for m in t["metrics"])
+    )
+    assert projects_with("devmetrics_dora_deployments") == PROJECTS
+    assert projects_with("devmetrics_dora_tier") == PROJECTS
+    assert projects_with("devmetrics_slo_requests") == with_slo
+    assert with_slo >= PROJECTS * 0.95
+
+
+def _served(base: str, pid: str, **params: str) -> dict[Key, float]:
+    result = prometheus_query(base, f'{{project="{pid}", __name__=~"devmetrics_.*"}}', **params)
+    return {
+        (
+            r["metric"]["__name__"],
+            tuple(
+                sorted(
+                    (k, v)
+                    for k, v in r["metric"].items()
+                    if k not in TARGET_LABELS and k != "__name__"
+                )
+            ),
+        ): float(r["value"][1])
+        for r in result
+        if r["metric"]["__name__"] not in SHARD_ONLY
+    }
+
+
+def _sampled(pipeline: PipelineRun, k: int) -> list[str]:
+    rng = random.Random(5)
+    picks = set(rng.sample(pipeline.project_ids, k))
+    picks.update(pipeline.backfill.with_scenario("error_spike")[:1])
+    picks.update(pipeline.backfill.with_scenario("failing_deployments")[:1])
+    return sorted(picks)
+
+
+def test_prometheus_and_victoriametrics_values_equal_the_truth(pipeline: PipelineRun) -> None:
+    for pid in _sampled(pipeline, 15):
+        truth = series(pipeline.truth[pid]["metrics"])
+        served = _served(pipeline.prometheus_url, pid)
+        assert len(served) >= 60, f"{pid}: only {len(served)} series in Prometheus"
+        assert len(served) + len(SHARD_ONLY) <= 100, f"{pid}: over the series budget"
+        diff = [d for d in differences({k: truth[k] for k in served if k in truth}, served)]
+        assert not diff, f"{pid}: {diff[:5]}"
+        assert all(k in truth for k in served), [k for k in served if k not in truth][:5]
+        stored = wait_for(
+            lambda p=pid, n=len(served): _complete(pipeline, p, n),  # noqa: B008
+            120,
+            what=f"VictoriaMetrics to hold the series of {pid}",
+        )
+        assert stored == served
+
+
+def _complete(pipeline: PipelineRun, pid: str, n: int) -> dict[Key, float] | None:
+    """The project's series in VictoriaMetrics once all n have arrived."""
+    stored = _served(pipeline.victoriametrics_url, pid, latency_offset="1s")
+    return stored if len(stored) == n else None
+
+
+def test_error_spike_pages_through_alertmanager_and_normal_projects_stay_quiet(
+    pipeline: PipelineRun, alert_receiver: Any
+) -> None:
+    spiked = set(pipeline.backfill.with_scenario("error_spike"))
+    normal = set(pipeline.backfill.normal_projects())
+    assert spiked and normal
+
+    def paged() -> set[str]:
+        return {
+            a["labels"]["project"]
+            for a in alert_receiver.firing()
+            if a["labels"].get("alertname") == "DevmetricsSLOErrorBudgetBurn"
+            and a["labels"].get("severity") == "page"
+        }
+
+    got = wait_for(
+        lambda: spiked <= paged() and paged(),
+        180,
+        3,
+        what=f"page alerts for {sorted(spiked)} at the webhook",
+    )
+    assert spiked <= got
+    burning = {
+        r["metric"]["project"]
+        for r in pipeline.query(
+            'ALERTS{alertname="DevmetricsSLOErrorBudgetBurn", alertstate="firing"}'
+        )
+    }
+    assert not burning & normal, sorted(burning & normal)[:10]
+    fast = [
+        a
+        for a in alert_receiver.firing()
+        if a["labels"].get("project") in spiked and a["labels"].get("tier") == "page-fast"
+    ]
+    assert fast and all(a["labels"]["slo"] == "availability" for a in fast)
+
+
+def test_shuffled_and_duplicated_events_give_identical_state(
+    pipeline: PipelineRun, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The 14-day projects again, each day's events shuffled and 1 % sent twice."""
+    kafka = KafkaSettings(
+        bootstrap=kafka_bootstrap, topic_prefix=f"shuf{uuid.uuid4().hex[:8]}", partitions=12
+    )
+    ensure_topics(kafka)
+    rng = random.Random(99)
+    spans = scenario_spans(pipeline.as_of_ms)
+    events: list[tuple[str, dict[str, Any]]] = []
+    for index in range(1, LONG_PROJECTS + 1):
+        events.extend(project_events(pipeline.as_of_ms, index, spans)[1])
+    by_day: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+    for event in events:
+        by_day.setdefault(event[1]["occurred_at"] // 86_400_000, []).append(event)
+    stream: list[tuple[str, dict[str, Any]]] = []
+    for day in sorted(by_day):
+        batch = by_day[day]
+        rng.shuffle(batch)
+        stream.extend(batch)
+    duplicates = rng.sample(range(len(stream)), len(stream) // 100)
+    for position in sorted(duplicates, reverse=True):
+        stream.insert(min(len(stream), position + rng.randint(1, 5000)), stream[position])
+
+    workdir = tmp_path_factory.mktemp("shuffled")
+    worker = start_worker(kafka, pipeline.as_of_ms, workdir, "worker")
+    reader = StateReader(kafka)
+    try:
+        with Publisher(kafka) as publisher:
+            for family, event in stream:
+                publisher.publish(family, event)
+            assert publisher.flush(120).acknowledged == len(stream)
+        expected = {
+            pid: pipeline.truth[pid]["events"] for pid in {e[1]["project_id"] for e in events}
+        }
+        reader.wait_until_applied(expected, worker, timeout_s=2400)
+        time.sleep(1)
+        for pid in expected:
+            assert reader.latest[pid]["metrics"] == pipeline.snapshots[pid]["metrics"], pid
+    finally:
+        reader.close()
+        worker.stop()

@@ -8,7 +8,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from devmetrics.settings import KafkaSettings
+from devmetrics.settings import ConfigError, KafkaSettings
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -23,10 +23,26 @@ def client_config(kafka: KafkaSettings) -> dict[str, Any]:
     if kafka.sasl_mechanism:
         conf["sasl.mechanism"] = kafka.sasl_mechanism
         conf["sasl.username"] = kafka.sasl_username or ""
-        conf["sasl.password"] = (
-            kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
-        )
+        conf["sasl.password"] = sasl_password(kafka)
+    if kafka.ssl_ca_file is not None:
+        conf["ssl.ca.location"] = str(kafka.ssl_ca_file)
+        # Verify that the broker's certificate names the host we dialled (librdkafka default).
+        conf["ssl.endpoint.identification.algorithm"] = "https"
     return conf
+
+
+def sasl_password(kafka: KafkaSettings) -> str:
+    """The SASL password: the setting, else the content of `sasl_password_file`, else empty."""
+    if kafka.sasl_password is not None:
+        return kafka.sasl_password.get_secret_value()
+    if kafka.sasl_password_file is None:
+        return ""
+    try:
+        return kafka.sasl_password_file.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"kafka.sasl_password_file {kafka.sasl_password_file}: {exc.strerror}"
+        ) from exc
 
 
 def topic_specs(kafka: KafkaSettings) -> list[NewTopic]:

@@ -33,6 +33,12 @@ class KafkaSettings(BaseModel):
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
+    """Read the SASL password from this file (a mounted secret) when `sasl_password` is unset."""
+    ssl_ca_file: Path | None = None
+    """PEM bundle of the certificate authorities that sign the brokers' certificates."""
+    pseudonym_key_file: Path | None = None
+    """Producers replace human actor names with HMAC-SHA256 pseudonyms keyed by this file."""
 
 
 class StackSettings(BaseModel):
@@ -57,6 +63,17 @@ class StackSettings(BaseModel):
     """Install missing Debian packages (prometheus, alertmanager, victoria-metrics) on `up`."""
 
 
+class SecuritySettings(BaseModel):
+    """The one security switch: TLS with verified certificates and authentication on every hop.
+
+    `dir` holds the certificates, keys and credentials (layout in docs/security.md);
+    `devmetrics security init` makes a development set there, production mounts its own.
+    """
+
+    enabled: bool = False
+    dir: Path = REPO_ROOT / ".stack" / "security"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEVMETRICS_", env_nested_delimiter="__", extra="forbid"
@@ -66,6 +83,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     stack: StackSettings = StackSettings()
     processor: ProcessorSettings = ProcessorSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @field_validator("log_level")
     @classmethod

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from devmetrics.kafka_admin import ensure_topics
+from devmetrics.security import material_of
 from devmetrics.settings import KafkaSettings, Settings
 from devmetrics.stack.components import COMPONENTS, Component
 from devmetrics.stack.errors import StackError
@@ -52,9 +53,22 @@ class Stack:
 
     @property
     def kafka_settings(self) -> KafkaSettings:
-        """Kafka client settings pointing at this stack's broker."""
+        """Kafka client settings pointing at this stack's broker (as its admin when secured)."""
+        return self.kafka_settings_for("admin")
+
+    def kafka_settings_for(self, role: str) -> KafkaSettings:
+        """Client settings of one role (admin, producer, processor, exporter) on this broker.
+
+        Without the security switch every role is the same plaintext client.
+        """
         kafka = self.component("kafka").endpoint.address
-        return self.settings.kafka.model_copy(update={"bootstrap": kafka})
+        plain = self.settings.kafka.model_copy(update={"bootstrap": kafka})
+        material = material_of(self.settings)
+        if material is None:
+            return plain
+        from devmetrics.security.kafka import role_settings
+
+        return role_settings(plain, material, role)
 
     def up(self) -> list[ComponentStatus]:
         """Start whatever is not running and wait until every part is healthy."""
@@ -64,6 +78,14 @@ class Stack:
         if any(c.name == "kafka" for c in self.components):
             ensure_topics(self.kafka_settings)
             self._progress(f"topics ready ({self.settings.kafka.partitions} partitions each)")
+            if material_of(self.settings) is not None:
+                from devmetrics.security.kafka import acl_bindings, apply_acls
+
+                count = apply_acls(
+                    self.kafka_settings,
+                    acl_bindings(self.settings.kafka.topic_prefix, self.settings.processor.app_id),
+                )
+                self._progress(f"ACLs of the producer, processor and exporter roles ({count})")
         self._write_endpoints()
         self._progress(f"stack up in {time.monotonic() - started_at:.1f} s")
         return self.status()
@@ -85,7 +107,7 @@ class Stack:
                     )
             self._progress(f"{comp.name}: preparing")
             comp.prepare()
-            comp.process.start(comp.argv(), cwd=comp.home)
+            comp.process.start(comp.argv(), env=comp.env(), cwd=comp.home)
             self._progress(f"{comp.name}: started, waiting until healthy")
         self._wait_healthy(comp)
         self._progress(

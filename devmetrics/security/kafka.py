@@ -1,0 +1,141 @@
+"""Kafka under the security switch: the broker's TLS and SASL/SCRAM settings, the users made
+at format time, the ACLs of each role, and client settings per role.
+
+Roles and what they may do (everything else is denied; the admin is a super user):
+
+* producer  - write (and describe) the event topics;
+* processor - read the event topics, write the dead-letter and state topics, own its
+  consumer group and its table changelog topics (both prefixed by its app id);
+* exporter  - read the state topic.
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+from pydantic import SecretStr
+
+from devmetrics.security.errors import SecurityError
+from devmetrics.security.material import KAFKA_USERS, SCRAM_MECHANISM, Material
+from devmetrics.settings import KafkaSettings
+from schemas.topics import Topics
+
+BROKER_PRINCIPAL = "User:CN=kafka"
+"""The broker's principal on the controller listener (mutual TLS with the kafka certificate)."""
+
+
+def role_settings(kafka: KafkaSettings, material: Material, role: str) -> KafkaSettings:
+    """`kafka` with the TLS and SCRAM credentials of one role of the secured stack."""
+    if role not in KAFKA_USERS:
+        raise SecurityError(f"unknown Kafka role {role!r}; known: {', '.join(KAFKA_USERS)}")
+    return kafka.model_copy(
+        update={
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": SCRAM_MECHANISM,
+            "sasl_username": role,
+            "sasl_password": SecretStr(material.secret("kafka", role)),
+            "sasl_password_file": None,
+            "ssl_ca_file": material.ca_file,
+            "pseudonym_key_file": material.pseudonym_key_file if role == "producer" else None,
+        }
+    )
+
+
+def broker_properties(material: Material, host: str, port: int, controller_port: int) -> list[str]:
+    """server.properties lines of a secured single-node broker (listeners and security only).
+
+    Clients reach one SASL_SSL listener (SCRAM-SHA-512, server certificate verified by them);
+    the controller listener is TLS with client certificates, so only the broker's own
+    certificate gets in. There is no plaintext listener.
+    """
+    admin = material.secret("kafka", "admin")
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="admin" password="{admin}";'
+    )
+    return [
+        f"listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        f"advertised.listeners=SASL_SSL://{host}:{port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=SASL_SSL",
+        "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+        f"sasl.enabled.mechanisms={SCRAM_MECHANISM}",
+        f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}",
+        f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={jaas}",
+        "ssl.keystore.type=PEM",
+        f"ssl.keystore.location={material.kafka_keystore}",
+        "ssl.truststore.type=PEM",
+        f"ssl.truststore.location={material.ca_file}",
+        "ssl.endpoint.identification.algorithm=https",
+        "listener.name.controller.ssl.client.auth=required",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        f"super.users=User:admin;{BROKER_PRINCIPAL}",
+        "allow.everyone.if.no.acl.found=false",
+    ]
+
+
+def scram_format_args(material: Material) -> list[str]:
+    """`kafka-storage format` arguments creating every role's SCRAM credentials."""
+    args: list[str] = []
+    for user in KAFKA_USERS:
+        password = material.secret("kafka", user)
+        if "," in password or "]" in password or '"' in password:
+            raise SecurityError(f'the Kafka password of {user!r} holds , ] or " (not allowed)')
+        args += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
+    return args
+
+
+def _allow(
+    user: str,
+    resource: ResourceType,
+    name: str,
+    operation: AclOperation,
+    pattern: ResourcePatternType = ResourcePatternType.LITERAL,
+) -> AclBinding:
+    return AclBinding(
+        resource, name, pattern, f"User:{user}", "*", operation, AclPermissionType.ALLOW
+    )
+
+
+def acl_bindings(topic_prefix: str, app_id: str) -> list[AclBinding]:
+    """The ACLs of the producer, processor and exporter roles for one topic prefix."""
+    topics = Topics(topic_prefix)
+    events = f"{topic_prefix}.events."
+    topic, group, prefixed = ResourceType.TOPIC, ResourceType.GROUP, ResourcePatternType.PREFIXED
+    read, write, describe = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
+    bindings = [
+        _allow("producer", topic, events, write, prefixed),
+        _allow("producer", topic, events, describe, prefixed),
+        _allow("processor", topic, events, read, prefixed),
+        _allow("processor", topic, events, describe, prefixed),
+        _allow("processor", topic, topics.deadletter, write),
+        _allow("processor", topic, topics.deadletter, describe),
+        _allow("processor", topic, topics.state, write),
+        _allow("processor", topic, topics.state, describe),
+        _allow("processor", topic, app_id, AclOperation.ALL, prefixed),
+        _allow("processor", group, app_id, AclOperation.ALL, prefixed),
+        _allow("exporter", topic, topics.state, read),
+        _allow("exporter", topic, topics.state, describe),
+        _allow("exporter", group, topics.state, read, prefixed),
+    ]
+    return bindings
+
+
+def apply_acls(admin: KafkaSettings, bindings: list[AclBinding], timeout_s: float = 30.0) -> int:
+    """Create the ACLs (creating an existing one is a no-op); returns how many were sent."""
+    from devmetrics.kafka_admin import client_config
+
+    client = AdminClient(client_config(admin))
+    for binding, future in client.create_acls(bindings, request_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise SecurityError(f"cannot create the ACL {binding}: {exc.args[0]}") from exc
+    return len(bindings)

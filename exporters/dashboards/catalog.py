@@ -1,0 +1,106 @@
+"""The metric names the system produces, read from the code that produces them.
+
+Three producers: an exporter shard (a real scrape body rendered from example snapshots),
+the processor worker (its metric registry) and Prometheus' recording rules (the rule files).
+Prometheus adds its own series per target and per alert. A dashboard may read nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporters.budget import BudgetPolicy
+from exporters.records import Upsert
+from exporters.shard import ShardState
+from exporters.snapshot import snapshot_from_record
+from exporters.testing import example_record
+
+REPO = Path(__file__).resolve().parents[2]
+RULES_DIR = REPO / "infra" / "prometheus" / "rules"
+
+# Series Prometheus itself writes: one set per scrape target, and one per active alert
+# (https://prometheus.io/docs/concepts/jobs_instances/, alerting rules' ALERTS series).
+PROMETHEUS_SERIES = frozenset(
+    {
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+        "ALERTS",
+        "ALERTS_FOR_STATE",
+    }
+)
+# Sample-name suffixes of each metric type in the text exposition format.
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "summary": ("", "_sum", "_count", "_created"),
+    "gauge": ("",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Produced series names by producer, and the alert names of the rule files."""
+
+    exporter: frozenset[str]
+    processor: frozenset[str]
+    recorded: frozenset[str]
+    alerts: frozenset[str]
+
+    @property
+    def names(self) -> frozenset[str]:
+        return self.exporter | self.processor | self.recorded | PROMETHEUS_SERIES
+
+
+def exposition_names(text: str) -> frozenset[str]:
+    """Sample names of a text-format scrape body."""
+    return frozenset(
+        sample.name for family in text_string_to_metric_families(text) for sample in family.samples
+    )
+
+
+def exporter_names() -> frozenset[str]:
+    """Every sample name of a real shard body: a one-service project (all of its budget)."""
+    state = ShardState(0, 1, BudgetPolicy())
+    state.apply(Upsert(snapshot_from_record(example_record("catalog", services=("api",)))))
+    state.set_lag({0: 0}, caught_up=True)
+    body, _encoding = state.scrape(accept_gzip=False)
+    return exposition_names(body.decode())
+
+
+def processor_names() -> frozenset[str]:
+    """Sample names of a processor worker's registry, labelled or not (types give suffixes)."""
+    from processors.telemetry import WorkerMetrics
+
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics(registry)
+    metrics.attach_state(lambda: {}, lambda: {})
+    return frozenset(
+        family.name + suffix for family in registry.collect() for suffix in _SUFFIXES[family.type]
+    )
+
+
+def rule_names(rules_dir: Path = RULES_DIR) -> tuple[frozenset[str], frozenset[str]]:
+    """(recorded series, alert names) of every rule file."""
+    recorded: set[str] = set()
+    alerts: set[str] = set()
+    for path in sorted(rules_dir.glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "record" in rule:
+                    recorded.add(rule["record"])
+                else:
+                    alerts.add(rule["alert"])
+    return frozenset(recorded), frozenset(alerts)
+
+
+def load_catalog(rules_dir: Path = RULES_DIR) -> Catalog:
+    recorded, alerts = rule_names(rules_dir)
+    return Catalog(exporter_names(), processor_names(), recorded, alerts)

@@ -1,0 +1,309 @@
+"""DORA: the five metrics and their tiers, by team and by project, with deployments marked."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as db
+
+from exporters.dashboards import variables
+from exporters.dashboards.kit import (
+    SELECTED,
+    Q,
+    bar_panel,
+    dashboard,
+    row,
+    stat_panel,
+    table_panel,
+    tier_mappings,
+    timeseries_panel,
+)
+from exporters.dashboards.promql import selected, series, weighted, with_team
+
+UID = "devmetrics-dora"
+WINDOW = "$window"
+DEPLOYS = series("devmetrics_dora_deployments", window=WINDOW)
+CFR = series("devmetrics_dora_change_failure_ratio", window=WINDOW)
+REWORK = series("devmetrics_dora_rework_ratio", window=WINDOW)
+
+
+def _quantile(name: str, q: str) -> str:
+    return series(name, window=WINDOW, quantile=q)
+
+
+def deployment_annotation() -> db.AnnotationQuery:
+    """A mark wherever a selected project's 30d deployment count rose: a new deployment."""
+    current = series("devmetrics_dora_deployments", window="30d")
+    earlier = current.replace("})", "} offset $__interval)")
+    return (
+        db.AnnotationQuery()
+        .name("Deployments")
+        .datasource(SELECTED)
+        .enable(True)
+        .icon_color("#5794F2")
+        .target(db.AnnotationTarget().type("dashboard").limit(100).match_any(False).tags([]))
+        .expr(f"({current} - {earlier}) > 0")
+    )
+
+
+def build() -> db.Dashboard:
+    board = (
+        dashboard(
+            UID,
+            "devmetrics / DORA",
+            "How often do teams deploy, how fast do changes reach production, how often do "
+            "deployments fail and how fast do they recover? DORA 2024 metrics and tiers.",
+            ["dora"],
+        )
+        .with_variable(variables.team())
+        .with_variable(variables.project())
+        .with_variable(variables.window())
+        .annotation(deployment_annotation())
+    )
+    tiers_by_metric = [
+        (metric, Q(series("devmetrics_dora_tier", metric=metric)))
+        for metric in ("deployment_frequency", "lead_time", "change_failure_rate", "recovery_time")
+    ]
+    board = (
+        board.with_row(row("Selection ($window)"))
+        .with_panel(
+            stat_panel(
+                "Deployments",
+                "Successful production deployments of the selected projects in the window.",
+                [Q(f"sum({selected(DEPLOYS)})")],
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Lead time p50 (median project)",
+                "Median over the selected projects of their commit-to-deploy p50.",
+                [
+                    Q(
+                        "quantile(0.5, "
+                        f"{selected(_quantile('devmetrics_dora_lead_time_seconds', '0.5'))})"
+                    )
+                ],
+                unit="s",
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Change failure rate",
+                "Failed deployments / deployments, weighted by each project's deployments.",
+                [Q(weighted(CFR, DEPLOYS))],
+                unit="percentunit",
+                steps=((None, "green"), (0.05, "blue"), (0.2, "yellow"), (0.3, "red")),
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Recovery time p50 (median project)",
+                "Median over the selected projects of their incident recovery p50.",
+                [
+                    Q(
+                        "quantile(0.5, "
+                        f"{selected(_quantile('devmetrics_dora_recovery_time_seconds', '0.5'))})"
+                    )
+                ],
+                unit="s",
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Rework rate",
+                "Hotfix, rollback and remediation deployments / deployments, weighted.",
+                [Q(weighted(REWORK, DEPLOYS))],
+                unit="percentunit",
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Deploy days per week (mean)",
+                "Mean over the selected projects of distinct deployment days per week (30d).",
+                [
+                    Q(
+                        "avg("
+                        + selected(series("devmetrics_dora_deploy_day_per_week", window="30d"))
+                        + ")"
+                    )
+                ],
+            )
+        )
+        .with_panel(
+            bar_panel(
+                "Projects per overall tier",
+                "Selected projects by overall DORA tier (30d).",
+                [
+                    Q(
+                        'count_values("tier", '
+                        + selected(series("devmetrics_dora_tier", metric="overall"))
+                        + ")",
+                        "{{tier}}",
+                    )
+                ],
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Fleet deployments and failure shares",
+                "All projects: deployments per window, change failure and rework shares "
+                "weighted by deployments (recording rules).",
+                [
+                    Q(
+                        f'window:devmetrics_dora_deployments:sum{{window="{WINDOW}"}}',
+                        "deployments",
+                    ),
+                    Q(
+                        f'window:devmetrics_dora_change_failure:ratio{{window="{WINDOW}"}}',
+                        "change failure rate",
+                    ),
+                    Q(f'window:devmetrics_dora_rework:ratio{{window="{WINDOW}"}}', "rework rate"),
+                ],
+                span=16,
+            )
+        )
+    )
+    board = (
+        board.with_row(row("By team ($window)"))
+        .with_panel(
+            timeseries_panel(
+                "Deployments by team",
+                "Successful production deployments in the window, per team.",
+                [Q(f"sum by (team) ({with_team(DEPLOYS)})", "{{team}}")],
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Change failure rate by team",
+                "Weighted by the projects' deployments.",
+                [Q(weighted(CFR, DEPLOYS, by_team=True), "{{team}}")],
+                unit="percentunit",
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Rework rate by team",
+                "Weighted by the projects' deployments.",
+                [Q(weighted(REWORK, DEPLOYS, by_team=True), "{{team}}")],
+                unit="percentunit",
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Lead time p50 by team (median project)",
+                "Median over each team's projects of their lead-time p50.",
+                [
+                    Q(
+                        "quantile by (team) (0.5, "
+                        f"{with_team(_quantile('devmetrics_dora_lead_time_seconds', '0.5'))})",
+                        "{{team}}",
+                    )
+                ],
+                unit="s",
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Recovery time p50 by team (median project)",
+                "Median over each team's projects of their recovery p50.",
+                [
+                    Q(
+                        "quantile by (team) (0.5, "
+                        f"{with_team(_quantile('devmetrics_dora_recovery_time_seconds', '0.5'))})",
+                        "{{team}}",
+                    )
+                ],
+                unit="s",
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Mean overall tier by team",
+                "Mean of the projects' overall tier (4 elite, 3 high, 2 medium, 1 low).",
+                [
+                    Q(
+                        "avg by (team) "
+                        f"({with_team(series('devmetrics_dora_tier', metric='overall'))})",
+                        "{{team}}",
+                    )
+                ],
+                span=8,
+            )
+        )
+    )
+    return (
+        board.with_row(row("By project"))
+        .with_panel(
+            table_panel(
+                "DORA per project ($window)",
+                "Every DORA figure of the selected projects; tiers are over 30d.",
+                [
+                    ("deployments", Q(DEPLOYS)),
+                    (
+                        "deploy days/week",
+                        Q(series("devmetrics_dora_deploy_day_per_week", window="30d")),
+                    ),
+                    ("lead p50", Q(_quantile("devmetrics_dora_lead_time_seconds", "0.5"))),
+                    ("lead p90", Q(_quantile("devmetrics_dora_lead_time_seconds", "0.9"))),
+                    ("change failure", Q(CFR)),
+                    ("recovery p50", Q(_quantile("devmetrics_dora_recovery_time_seconds", "0.5"))),
+                    ("recovery p90", Q(_quantile("devmetrics_dora_recovery_time_seconds", "0.9"))),
+                    ("rework", Q(REWORK)),
+                    *[(f"tier {metric}", q) for metric, q in tiers_by_metric],
+                    ("tier overall", Q(series("devmetrics_dora_tier", metric="overall"))),
+                ],
+                height=12,
+                sort_by="tier overall",
+                units={
+                    "lead p50": "s",
+                    "lead p90": "s",
+                    "recovery p50": "s",
+                    "recovery p90": "s",
+                    "change failure": "percentunit",
+                    "rework": "percentunit",
+                },
+                mappings={
+                    name: tier_mappings()
+                    for name in [f"tier {m}" for m, _q in tiers_by_metric] + ["tier overall"]
+                },
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Overall tier per project",
+                "The selected projects' overall DORA tier over time.",
+                [Q(series("devmetrics_dora_tier", metric="overall"), "{{project}}")],
+                span=12,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Deployments per project ($window)",
+                "Successful production deployments in the window.",
+                [Q(DEPLOYS, "{{project}}")],
+                span=12,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Deployments in 30 days and overall tier, 90 days",
+                "Long-term history of the selection from VictoriaMetrics.",
+                [
+                    Q(
+                        f"sum({selected(series('devmetrics_dora_deployments', window='30d'))})",
+                        "deployments (30d)",
+                    ),
+                    Q(
+                        f"avg({selected(series('devmetrics_dora_tier', metric='overall'))})",
+                        "mean overall tier",
+                    ),
+                ],
+                span=24,
+                long=True,
+            )
+        )
+    )

@@ -1,0 +1,175 @@
+"""One project: every series its exporter shard serves, chosen by the project variable.
+
+The panels follow the exporter's family list (exporters.budget.FAMILIES), so a family added
+there shows up here on the next generation.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as db
+
+from exporters.budget import FAMILIES, META_FAMILIES, Family
+from exporters.dashboards import variables
+from exporters.dashboards.kit import (
+    PanelBuilder,
+    Q,
+    dashboard,
+    row,
+    stat_panel,
+    table_panel,
+    timeseries_panel,
+)
+
+UID = "devmetrics-project"
+ONE = 'project="$project"'
+# Rows of the per-family panels: (title, family-name prefix).
+SECTIONS = (
+    ("DORA", "devmetrics_dora_"),
+    ("SLO", "devmetrics_slo_"),
+    ("Tasks (7d)", "devmetrics_task_"),
+    ("Reviews (7d)", "devmetrics_review_"),
+    ("Tests (7d)", "devmetrics_test_"),
+    ("RFCs (7d)", "devmetrics_rfc_"),
+)
+_RECORDED_SLO = (
+    ("SLI per window", "devmetrics:slo_sli:ratio", "percentunit"),
+    ("Burn rate per window", "devmetrics:slo_burn_rate:ratio", ""),
+    ("SLI over the SLO period", "devmetrics:slo_period_sli:ratio", "percentunit"),
+)
+
+
+def _one(name: str) -> str:
+    return f"max without (instance, job) ({name}{{{ONE}}})"
+
+
+def unit_of(name: str) -> str:
+    """Grafana unit from the Prometheus naming convention of a family."""
+    if name.endswith("_timestamp_seconds"):
+        return "dateTimeAsIso"
+    for suffix, unit in (("_seconds", "s"), ("_ratio", "percentunit"), ("_usd", "currencyUSD")):
+        if name.endswith(suffix):
+            return unit
+    return ""
+
+
+def legend_of(name: str) -> str:
+    """Legend naming a family's series by the labels that tell them apart."""
+    if name == "devmetrics_dora_tier":
+        return "{{metric}}"
+    if name.startswith("devmetrics_slo_"):
+        return "{{service}} {{slo}} {{window}}"
+    parts = ["{{actor}}"] if not name.startswith("devmetrics_dora_") else []
+    if name != "devmetrics_rfc_open_backlog":
+        parts.append("{{window}}")
+    if name.endswith("_seconds"):
+        parts.append("p{{quantile}}")
+    return " ".join(parts)
+
+
+def _family_panel(family: Family) -> PanelBuilder:
+    title = family.name.removeprefix("devmetrics_").replace("_", " ")
+    return timeseries_panel(
+        title,
+        f"{family.help} ({family.name})",
+        [Q(_one(family.name), legend_of(family.name))],
+        unit=unit_of(family.name),
+        span=8,
+    )
+
+
+def build() -> db.Dashboard:
+    board = (
+        dashboard(
+            UID,
+            "devmetrics / Project",
+            "Everything one project reports: its state's freshness, DORA, SLOs and the "
+            "development process by actor.",
+            ["project"],
+        )
+        .with_variable(variables.team())
+        .with_variable(variables.project(multi=False))
+    )
+    board = (
+        board.with_row(row("State of $project"))
+        .with_panel(
+            table_panel(
+                "Project",
+                "The project's descriptive attributes (devmetrics_project_info).",
+                [("info", Q(_one("devmetrics_project_info")))],
+                span=6,
+                height=4,
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "State age",
+                "Time since the as-of time of the project's state.",
+                [Q(f"time() - {_one('devmetrics_state_as_of_timestamp_seconds')}")],
+                unit="s",
+                steps=((None, "green"), (300, "yellow"), (900, "red")),
+                span=6,
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Last event age",
+                "Time since the latest event folded into the state.",
+                [Q(f"time() - {_one('devmetrics_state_last_event_timestamp_seconds')}")],
+                unit="s",
+                steps=((None, "green"), (1800, "red")),
+                span=6,
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Events applied",
+                "Distinct events folded into the project's state.",
+                [Q(_one("devmetrics_state_events_applied_total"))],
+                span=6,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "State times",
+                "As-of time, computation time and latest event time of the project's state.",
+                [
+                    Q(_one(family.name), family.name.removeprefix("devmetrics_state_"))
+                    for family in META_FAMILIES
+                    if family.name.endswith("_timestamp_seconds")
+                ],
+                unit="dateTimeAsIso",
+                span=12,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Events applied per second",
+                "Rate at which the project's events reach its state.",
+                [
+                    Q(
+                        f"rate({_one('devmetrics_state_events_applied_total')}[$__rate_interval])",
+                        "events/s",
+                    )
+                ],
+                unit="ops",
+                span=12,
+            )
+        )
+    )
+    for title, prefix in SECTIONS:
+        board = board.with_row(row(title))
+        for family in FAMILIES:
+            if family.name.startswith(prefix):
+                board = board.with_panel(_family_panel(family))
+        if prefix == "devmetrics_slo_":
+            for panel_title, name, unit in _RECORDED_SLO:
+                board = board.with_panel(
+                    timeseries_panel(
+                        panel_title,
+                        f"Derived by Prometheus from the exported counts ({name}).",
+                        [Q(f"{name}{{{ONE}}}", legend_of("devmetrics_slo_"))],
+                        unit=unit,
+                        span=8,
+                    )
+                )
+    return board

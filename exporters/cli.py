@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,6 +12,7 @@ from devmetrics.settings import Settings
 from exporters.budget import DEFAULT_MAX_SERIES, DEFAULT_MAX_SERVICES, BudgetPolicy
 from exporters.errors import ExporterError
 from exporters.runner import DEFAULT_PORT, ShardOptions, ShardRunner
+from exporters.shard import DEFAULT_MAX_PROJECTS
 
 
 @click.command("export")
@@ -49,6 +51,13 @@ from exporters.runner import DEFAULT_PORT, ShardOptions, ShardRunner
     show_default=True,
     help="Services per project whose SLOs are exported.",
 )
+@click.option(
+    "--max-projects",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PROJECTS,
+    show_default=True,
+    help="Projects this shard serves at most (a cardinality cap).",
+)
 @click.option("--gzip-level", type=click.IntRange(1, 9), default=6, show_default=True)
 @click.option(
     "--sd-file",
@@ -65,6 +74,7 @@ def export(
     port: int | None,
     max_series: int,
     max_services: int,
+    max_projects: int,
     gzip_level: int,
     sd_file: Path | None,
 ) -> None:
@@ -80,6 +90,8 @@ def export(
             policy=BudgetPolicy(max_series=max_series, max_services=max_services),
             gzip_level=gzip_level,
             sd_file=sd_file,
+            max_projects=max_projects,
+            **_secured(settings),
         )
     except (ValueError, ExporterError) as exc:
         raise click.UsageError(str(exc)) from exc
@@ -94,3 +106,20 @@ def export(
         raise click.ClickException(str(exc)) from exc
     finally:
         runner.stop()
+
+
+def _secured(settings: Settings) -> dict[str, Any]:
+    """Under the security switch: HTTPS with the exporter certificate, and basic auth."""
+    from devmetrics.security import BasicAuth, SecurityError, material_of, server_context
+    from devmetrics.security.web import WEB_USERS
+
+    material = material_of(settings)
+    if material is None:
+        return {}
+    try:
+        return {
+            "tls": server_context(material.cert("exporter"), material.key("exporter")),
+            "auth": BasicAuth.from_passwords({u: material.secret("http", u) for u in WEB_USERS}),
+        }
+    except SecurityError as exc:
+        raise click.ClickException(str(exc)) from exc

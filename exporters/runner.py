@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,8 @@ from exporters.budget import BudgetPolicy
 from exporters.consumer import StateFollower, owned_partitions
 from exporters.errors import ExporterError
 from exporters.records import StateDecoder
-from exporters.server import make_server
-from exporters.shard import ShardState
+from exporters.server import Authenticator, make_server
+from exporters.shard import DEFAULT_MAX_PROJECTS, ShardState
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,12 @@ class ShardOptions:
     gzip_level: int = 6
     sd_file: Path | None = None
     """Where to write a Prometheus file_sd target file naming this shard (removed on stop)."""
+    max_projects: int = DEFAULT_MAX_PROJECTS
+    """Projects this shard serves at most; snapshots of further projects are rejected."""
+    tls: ssl.SSLContext | None = None
+    """Serve HTTPS with this context (the security switch)."""
+    auth: Authenticator | None = None
+    """Require HTTP authentication (the security switch)."""
 
     def __post_init__(self) -> None:
         owned_partitions(0, self.shard, self.shards)  # validates shard and shards
@@ -49,7 +56,11 @@ class ShardRunner:
     def __init__(self, kafka: KafkaSettings, options: ShardOptions, codec: StateDecoder) -> None:
         self.options = options
         self.state = ShardState(
-            options.shard, options.shards, options.policy, gzip_level=options.gzip_level
+            options.shard,
+            options.shards,
+            options.policy,
+            gzip_level=options.gzip_level,
+            max_projects=options.max_projects,
         )
         self._follower = StateFollower(
             client_config(kafka),
@@ -61,7 +72,9 @@ class ShardRunner:
         )
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._server = make_server(self.state, options.host, options.port)
+        self._server = make_server(
+            self.state, options.host, options.port, tls=options.tls, auth=options.auth
+        )
         self._threads = [
             threading.Thread(target=self._follow, name=f"exporter-{options.shard}-kafka"),
             threading.Thread(
@@ -80,9 +93,10 @@ class ShardRunner:
         if self.options.sd_file is not None:
             _write_target_file(self.options.sd_file, self.address)
         log.info(
-            "shard %d/%d serves http://%s/metrics",
+            "shard %d/%d serves %s://%s/metrics",
             self.options.shard,
             self.options.shards,
+            "https" if self.options.tls else "http",
             self.address,
         )
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
 
 from exporters.exposition import CONTENT_TYPE
 from exporters.shard import ShardState
@@ -29,19 +32,53 @@ def accepts_gzip(header: str | None) -> bool:
     return False
 
 
+class Authenticator(Protocol):
+    """Checks an Authorization header (``devmetrics.security.BasicAuth``)."""
+
+    realm: str
+
+    def check(self, header: str | None) -> bool: ...
+
+
+class _TLSServer(ThreadingHTTPServer):
+    """Wraps each accepted connection in TLS; the handshake runs in the request's thread, so a
+    slow or hostile client never holds up the accept loop."""
+
+    tls: ssl.SSLContext
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        conn, addr = super().get_request()
+        return self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.debug("connection from %s failed", client_address, exc_info=True)
+
+
 def make_server(
     state: ShardState,
     host: str,
     port: int,
     clock: Callable[[], float] = time.perf_counter,
+    *,
+    tls: ssl.SSLContext | None = None,
+    auth: Authenticator | None = None,
 ) -> ThreadingHTTPServer:
-    """A threaded HTTP server serving the shard; call serve_forever() and shutdown()."""
+    """A threaded HTTP server serving the shard; call serve_forever() and shutdown().
+
+    With `tls` it serves HTTPS only; with `auth` every request must authenticate (401 else).
+    """
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "devmetrics-exporter"
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            if auth is not None and not auth.check(self.headers.get("Authorization")):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", f'Basic realm="{auth.realm}"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._metrics()
@@ -78,6 +115,10 @@ def make_server(
         def log_message(self, format: str, *args: object) -> None:
             log.debug("%s " + format, self.address_string(), *args)
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    if tls is None:
+        server = ThreadingHTTPServer((host, port), Handler)
+    else:
+        server = _TLSServer((host, port), Handler)
+        server.tls = tls
     server.daemon_threads = True
     return server

@@ -39,6 +39,9 @@ KNOWN_REJECT_REASONS = (
     "duplicate_series",
 )
 DROP_REASONS = ("series_cap", "service_cap")
+# Projects one shard serves at most: with at most 100 series each, 2M series per shard.
+DEFAULT_MAX_PROJECTS = 20_000
+PROJECT_CAP = "project_cap"
 # zlib window bits for a gzip header and trailer around the deflate stream.
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 
@@ -116,8 +119,12 @@ class ShardState:
         *,
         gzip_level: int = 6,
         clock: Callable[[], float] = time.perf_counter,
+        max_projects: int = DEFAULT_MAX_PROJECTS,
     ) -> None:
+        if max_projects < 1:
+            raise ValueError(f"max_projects must be >= 1, got {max_projects}")
         self.shard, self.shards, self.policy = shard, shards, policy
+        self.max_projects = max_projects
         self._gzip_level = gzip_level
         self._clock = clock
         self._lock = threading.Lock()
@@ -148,6 +155,18 @@ class ShardState:
             with self._lock:
                 self._tombstones += 1
                 self._replace(item.project_id, None)
+            return
+        project_id = item.snapshot.project_id
+        with self._lock:
+            over_cap = project_id not in self._projects and len(self._projects) >= self.max_projects
+            if over_cap:
+                self._rejected[PROJECT_CAP] += 1
+        if over_cap:
+            log.warning(
+                "project %r rejected: the shard serves its cap of %d projects",
+                project_id,
+                self.max_projects,
+            )
             return
         started = self._clock()
         rendered = render_project(item.snapshot, self.policy)

@@ -13,6 +13,10 @@ LabelPairs = tuple[tuple[str, str], ...]
 SeriesKey = tuple[str, LabelPairs]
 
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+# Label values come from events (project ids, service names): bounded so that one hostile
+# producer cannot bloat every scrape; escaping keeps any content within the format.
+MAX_LABEL_VALUE_LENGTH = 256
+MAX_LABELS = 8
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
@@ -57,9 +61,13 @@ def snapshot_from_record(record: Mapping[str, Any]) -> ProjectSnapshot:
     events_applied = record.get("events_applied")
     if isinstance(events_applied, bool) or not isinstance(events_applied, int):
         raise RecordRejected("invalid", f"events_applied must be an int, got {events_applied!r}")
+    if len(project_id) > MAX_LABEL_VALUE_LENGTH:
+        raise RecordRejected("invalid", f"project_id longer than {MAX_LABEL_VALUE_LENGTH}")
     team = record.get("team")
     if team is not None and not isinstance(team, str):
         raise RecordRejected("invalid", f"team must be a string or null, got {team!r}")
+    if team is not None and len(team) > MAX_LABEL_VALUE_LENGTH:
+        raise RecordRejected("invalid", f"team longer than {MAX_LABEL_VALUE_LENGTH} characters")
     metrics = record.get("metrics")
     if not isinstance(metrics, list):
         raise RecordRejected("invalid", "metrics must be a list of samples")
@@ -89,6 +97,8 @@ def _sample(index: int, sample: Any) -> tuple[SeriesKey, float]:
         raise RecordRejected("invalid", f"{where}.name {name!r} is not a valid metric name")
     if not isinstance(labels, Mapping):
         raise RecordRejected("invalid", f"{where}.labels of {name} is not a map")
+    if len(labels) > MAX_LABELS:
+        raise RecordRejected("invalid", f"{where} ({name}) has more than {MAX_LABELS} labels")
     for label, label_value in labels.items():
         if not isinstance(label, str) or not _LABEL.match(label) or label.startswith("__"):
             raise RecordRejected("invalid", f"{where} ({name}): bad label name {label!r}")
@@ -96,6 +106,11 @@ def _sample(index: int, sample: Any) -> tuple[SeriesKey, float]:
             raise RecordRejected("invalid", f"{where} ({name}) carries a project label")
         if not isinstance(label_value, str):
             raise RecordRejected("invalid", f"{where} ({name}): label {label} is not a string")
+        if len(label_value) > MAX_LABEL_VALUE_LENGTH:
+            raise RecordRejected(
+                "invalid",
+                f"{where} ({name}): label {label} longer than {MAX_LABEL_VALUE_LENGTH} characters",
+            )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordRejected("invalid", f"{where} ({name}): value {value!r} is not a number")
     return (name, tuple(sorted(labels.items()))), float(value)

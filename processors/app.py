@@ -18,7 +18,9 @@ import faust
 from faust.streams import _current_event  # see _route_by
 from prometheus_client import CollectorRegistry
 
-from devmetrics.settings import KafkaSettings, Settings
+from devmetrics.kafka_admin import sasl_password
+from devmetrics.security.limits import GuardedCodec
+from devmetrics.settings import ConfigError, KafkaSettings, Settings
 from processors.admission import AsOf
 from processors.clock import Clock, WallClock
 from processors.settings import ProcessorSettings, processor_settings
@@ -102,7 +104,8 @@ def create_app(
     kafka = settings.kafka
     conf = processor or processor_settings(settings)
     clock = clock or WallClock()
-    codec = codec or Codec.default()
+    # Every event is decoded within the hostile-input limits (docs/security.md).
+    codec = GuardedCodec(codec or Codec.default())
     registry = registry or CollectorRegistry()
     metrics = WorkerMetrics(registry)
     topics = Topics(kafka.topic_prefix)
@@ -240,11 +243,21 @@ def _receiver(fun: Callable[..., Awaitable[None]]) -> Any:
 
 
 def _credentials(kafka: KafkaSettings) -> Any:
+    """SASL credentials, over TLS verified against `ssl_ca_file` when the protocol is SASL_SSL."""
     if not kafka.sasl_mechanism:
         return None
-    password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+    ssl_context = None
+    if kafka.security_protocol.upper() == "SASL_SSL":
+        from devmetrics.security import client_context
+
+        if kafka.ssl_ca_file is None:
+            raise ConfigError("kafka.ssl_ca_file is required with security_protocol SASL_SSL")
+        ssl_context = client_context(kafka.ssl_ca_file)
     return faust.SASLCredentials(
-        username=kafka.sasl_username or "", password=password, mechanism=kafka.sasl_mechanism
+        username=kafka.sasl_username or "",
+        password=sasl_password(kafka),
+        mechanism=kafka.sasl_mechanism,
+        ssl_context=ssl_context,
     )
 
 

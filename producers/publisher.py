@@ -89,8 +89,16 @@ class Publisher:
         client_id: str = "devmetrics-producer",
         overrides: dict[str, Any] | None = None,
         producer_factory: Callable[[dict[str, Any]], Producer] = Producer,
+        pseudonymize: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
     ) -> None:
+        """`pseudonymize` replaces personal fields before encoding; by default it is the keyed
+        pseudonymizer of `kafka.pseudonym_key_file` when that is set (docs/security.md)."""
         self._codec = codec or Codec.default()
+        if pseudonymize is None and kafka.pseudonym_key_file is not None:
+            from devmetrics.security.pseudonym import Pseudonymizer
+
+            pseudonymize = Pseudonymizer.from_file(kafka.pseudonym_key_file)
+        self._pseudonymize = pseudonymize
         self._topics = Topics(kafka.topic_prefix)
         self.config = client_config(kafka) | PRODUCER_DEFAULTS | {"client.id": client_id}
         self.config |= overrides or {}
@@ -123,6 +131,8 @@ class Publisher:
 
     def publish(self, family: str, event: Mapping[str, Any]) -> None:
         """Validate, encode and produce one event to its family's topic, keyed by project id."""
+        if self._pseudonymize is not None:
+            event = self._pseudonymize(event)
         value = self._codec.encode(family, event)
         key = event["project_id"].encode()
         self._produce(self._topics.events(family), key, value, None)

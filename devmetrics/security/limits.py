@@ -1,0 +1,107 @@
+"""Limits on hostile input: events too large, strings too long or unprintable where they become
+label values, numbers no real project produces. The processor decodes through `GuardedCodec`,
+so whatever breaks a limit is dead-lettered with the field named, like any invalid event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.codec import Codec, Decoded
+from schemas.errors import CodecError, InvalidEvent
+
+# Fields whose values become Prometheus label values or state keys downstream.
+LABEL_FIELDS = frozenset({"project_id", "service", "environment", "name", "model"})
+# Free text: longer, but still bounded.
+TEXT_FIELDS = frozenset({"title", "error"})
+# The largest value of a count or duration a real project reports; beyond is a bug or an attack.
+FIELD_MAXIMA: Mapping[str, float] = {
+    "attempt": 1_000,
+    "iteration": 1_000,
+    "tokens": 1e10,
+    "cost_usd": 1e6,
+    "duration_seconds": 366 * 86_400,
+    "interval_seconds": 86_400,
+    "findings_count": 1e5,
+    "passed": 1e7,
+    "failed": 1e7,
+    "skipped": 1e7,
+    "flaky": 1e7,
+    "requests_total": 1e12,
+    "requests_good": 1e12,
+    "count": 1e12,
+}
+
+
+class Oversized(CodecError):
+    """The message is larger than any event the pipeline accepts."""
+
+    reason = "oversized"
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """The bounds an event must respect on top of its schema."""
+
+    max_event_bytes: int = 65_536
+    max_label_length: int = 128
+    max_text_length: int = 4_096
+    max_string_length: int = 256
+    max_array_items: int = 1_000
+    maxima: Mapping[str, float] = field(default_factory=lambda: dict(FIELD_MAXIMA))
+
+    def check_size(self, data: bytes) -> None:
+        if len(data) > self.max_event_bytes:
+            raise Oversized(f"{len(data)} bytes; events are at most {self.max_event_bytes}")
+
+    def check(self, record: Mapping[str, Any], path: str = "") -> None:
+        """Raise InvalidEvent naming the first field that breaks a limit."""
+        for name, value in record.items():
+            where = f"{path}{name}"
+            if isinstance(value, str):
+                self._check_string(name, where, value)
+            elif isinstance(value, bool) or value is None:
+                continue
+            elif isinstance(value, int | float):
+                limit = self.maxima.get(name)
+                if limit is not None and value > limit:
+                    raise InvalidEvent(where, f"{value} exceeds the plausible maximum {limit:g}")
+            elif isinstance(value, Mapping):
+                self.check(value, f"{where}.")
+            elif isinstance(value, list):
+                if len(value) > self.max_array_items:
+                    raise InvalidEvent(where, f"more than {self.max_array_items} items")
+                for i, item in enumerate(value):
+                    if isinstance(item, Mapping):
+                        self.check(item, f"{where}[{i}].")
+                    elif isinstance(item, str):
+                        self._check_string(name, f"{where}[{i}]", item)
+
+    def _check_string(self, name: str, where: str, value: str) -> None:
+        if name in LABEL_FIELDS:
+            if len(value) > self.max_label_length:
+                raise InvalidEvent(where, f"longer than {self.max_label_length} characters")
+            if not value.isprintable():
+                raise InvalidEvent(where, f"{value[:40]!r} holds control characters")
+            return
+        limit = self.max_text_length if name in TEXT_FIELDS else self.max_string_length
+        if len(value) > limit:
+            raise InvalidEvent(where, f"longer than {limit} characters")
+
+
+class GuardedCodec(Codec):
+    """A codec whose `decode` also enforces `InputLimits` (size before, fields after decoding)."""
+
+    def __init__(self, inner: Codec, limits: InputLimits | None = None) -> None:
+        # Share the inner codec's parsed schemas instead of parsing them again.
+        self.__dict__.update(vars(inner))
+        self.limits = limits or InputLimits()
+
+    def decode(self, data: bytes, expect_family: str | None = None) -> Decoded:
+        self.limits.check_size(data)
+        decoded = super().decode(data, expect_family)
+        if decoded.family != "state":
+            self.limits.check(decoded.record)
+        return decoded

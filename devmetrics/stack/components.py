@@ -408,8 +408,19 @@ class Alertmanager(Component):
         if not (src / "alertmanager.yml").exists():
             raise StackError(f"missing Alertmanager configuration {src / 'alertmanager.yml'}")
         _copy_config(src, self.config_dir)
+        cfg_path = self.config_dir / "alertmanager.yml"
+        cfg = yaml.safe_load(cfg_path.read_text())
+        cfg_path.write_text(yaml.safe_dump(self._localise(cfg), sort_keys=False))
         (self.home / "data").mkdir(parents=True, exist_ok=True)
         _write_web_config(self.material, self.name, self.config_dir)
+
+    def _localise(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Point the local `webhook` receiver at this stack's alert listener."""
+        for receiver in cfg.get("receivers", []):
+            if receiver.get("name") == "webhook":
+                for hook in receiver.get("webhook_configs", []):
+                    hook["url"] = self.stack.alert_webhook_url
+        return cfg
 
     def argv(self) -> list[str]:
         return [

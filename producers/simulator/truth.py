@@ -7,11 +7,13 @@ processors' state with this, value by value.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +70,8 @@ def nearest_rank(values: Sequence[float], p: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[math.ceil(p * len(ordered)) - 1]
+    # Exact rank: in binary floating point 0.9 * 70 is 63.00000000000001, whose ceiling is 64.
+    return ordered[math.ceil(Fraction(str(p)) * len(ordered)) - 1]
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -138,11 +141,12 @@ class _Calculator:
 
     @staticmethod
     def earliest(events: Iterable[Mapping[str, Any]], key: str) -> dict[str, Mapping[str, Any]]:
-        """The earliest event per value of `key` (first read wins a tie)."""
+        """The earliest event per value of `key`; equal times go to the smaller event-id digest
+        (docs/metrics.md, "Readings"), so the answer does not depend on arrival order."""
         first: dict[str, Mapping[str, Any]] = {}
         for e in events:
             k = e[key]
-            if k not in first or e["occurred_at"] < first[k]["occurred_at"]:
+            if k not in first or _order(e) < _order(first[k]):
                 first[k] = e
         return first
 
@@ -443,6 +447,12 @@ def recovery_tier(p50_s: float | None) -> int | None:
 
 
 # --- the truth file -------------------------------------------------------------------
+
+
+def _order(event: Mapping[str, Any]) -> tuple[int, int]:
+    """Event time, then the first 8 bytes (little-endian) of BLAKE2b of the event id."""
+    digest = hashlib.blake2b(event["event_id"].encode(), digest_size=8).digest()
+    return event["occurred_at"], int.from_bytes(digest, "little")
 
 
 @dataclass

@@ -506,3 +506,13 @@ def test_test_figures_by_actor(value: Callable[..., Any]) -> None:
     assert value(events, "devmetrics_test_pass_ratio", **ai1) is None
     assert value(events, "devmetrics_test_coverage_ratio", **ai1) is None
     assert value(events, "devmetrics_test_duration_seconds", quantile="0.9", **ai1) == 1.5
+
+
+def test_nearest_rank_uses_exact_arithmetic() -> None:
+    from producers.simulator.truth import nearest_rank
+
+    # 0.9 * 70 is 63.00000000000001 in floating point; the rank is 63.
+    assert nearest_rank(list(range(1, 71)), 0.9) == 63
+    assert nearest_rank(list(range(1, 11)), 0.9) == 9
+    assert nearest_rank([5.0], 0.5) == 5.0
+    assert nearest_rank([], 0.5) is None

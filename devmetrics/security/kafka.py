@@ -11,9 +11,12 @@ Roles and what they may do (everything else is denied; the admin is a super user
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding,
+    AclBindingFilter,
     AclOperation,
     AclPermissionType,
     AdminClient,
@@ -129,7 +132,8 @@ def acl_bindings(topic_prefix: str, app_id: str) -> list[AclBinding]:
 
 
 def apply_acls(admin: KafkaSettings, bindings: list[AclBinding], timeout_s: float = 30.0) -> int:
-    """Create the ACLs (creating an existing one is a no-op); returns how many were sent."""
+    """Create the ACLs (creating an existing one is a no-op) and wait until the broker enforces
+    them (its authorizer learns them from the metadata log a moment later); returns the count."""
     from devmetrics.kafka_admin import client_config
 
     client = AdminClient(client_config(admin))
@@ -138,4 +142,35 @@ def apply_acls(admin: KafkaSettings, bindings: list[AclBinding], timeout_s: floa
             future.result(timeout=timeout_s)
         except KafkaException as exc:
             raise SecurityError(f"cannot create the ACL {binding}: {exc.args[0]}") from exc
-    return len(bindings)
+    wanted = {_identity(b) for b in bindings}
+    everything = AclBindingFilter(
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        None,
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            present = client.describe_acls(everything, request_timeout=timeout_s).result()
+        except KafkaException as exc:
+            raise SecurityError(f"cannot list the broker's ACLs: {exc.args[0]}") from exc
+        if wanted <= {_identity(b) for b in present}:
+            return len(bindings)
+        if time.monotonic() > deadline:
+            raise SecurityError(f"the broker did not apply the ACLs within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def _identity(binding: AclBinding) -> tuple[object, ...]:
+    return (
+        binding.restype,
+        binding.name,
+        binding.resource_pattern_type,
+        binding.principal,
+        binding.operation,
+        binding.permission_type,
+    )

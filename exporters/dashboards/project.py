@@ -147,7 +147,8 @@ def build() -> db.Dashboard:
                 "Rate at which the project's events reach its state.",
                 [
                     Q(
-                        f"rate({_one('devmetrics_state_events_applied_total')}[$__rate_interval])",
+                        "max without (instance, job) (rate(devmetrics_state_events_applied_total"
+                        f"{{{ONE}}}[$__rate_interval]))",
                         "events/s",
                     )
                 ],

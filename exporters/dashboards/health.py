@@ -271,11 +271,12 @@ def build() -> db.Dashboard:
         .with_panel(
             timeseries_panel(
                 "Rendering cost",
-                "Mean time to render a snapshot's lines, and the last body rebuild.",
+                "Mean time to render a snapshot's lines since the shard started, and the "
+                "last body rebuild.",
                 [
                     Q(
-                        f"rate(devmetrics_exporter_snapshot_render_seconds_sum{RATE})"
-                        f" / (rate(devmetrics_exporter_snapshot_render_seconds_count{RATE}) > 0)",
+                        "devmetrics_exporter_snapshot_render_seconds_sum"
+                        " / (devmetrics_exporter_snapshot_render_seconds_count > 0)",
                         "render {{instance}}",
                     ),
                     Q("devmetrics_exporter_last_body_build_seconds", "body build {{instance}}"),

@@ -68,3 +68,29 @@ def env(ctx: click.Context, role: str, directory: Path | None) -> None:
         raise click.ClickException(str(exc)) from exc
     for name, value in role_env(material, role).items():
         click.echo(f"export {name}={value}")
+
+
+@security.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path), help="Material folder.")
+@click.pass_context
+def setup(ctx: click.Context, directory: Path | None) -> None:
+    """Create the topics and the ACLs of every role on a secured broker, as its admin.
+
+    `devmetrics stack up` does this itself; run it against a broker started otherwise
+    (infra/docker-compose.yml) with DEVMETRICS_KAFKA__BOOTSTRAP pointing at it.
+    """
+    from devmetrics.kafka_admin import ensure_topics
+    from devmetrics.security.kafka import acl_bindings, apply_acls, role_settings
+    from devmetrics.settings import load_settings
+
+    settings = ctx.obj or load_settings()
+    material = Material(_root(ctx, directory))
+    try:
+        admin = role_settings(settings.kafka, material, "admin")
+        created = ensure_topics(admin)
+        count = apply_acls(
+            admin, acl_bindings(settings.kafka.topic_prefix, settings.processor.app_id)
+        )
+    except SecurityError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"topics created: {len(created)}; ACLs in force: {count}")

@@ -12,6 +12,7 @@ Layout of the folder (production mounts the same names from its own authority an
                                     victoriametrics
     pseudonym.key                   HMAC key of the actor pseudonyms (producers only)
     env/<role>.env                  DEVMETRICS_* variables for a producer, processor, exporter
+    web/<service>.yml               --web.config.file of Prometheus and Alertmanager (compose)
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ class Material:
 
     def env_file(self, role: str) -> Path:
         return self.root / "env" / f"{role}.env"
+
+    def web_config_file(self, service: str) -> Path:
+        return self.root / "web" / f"{service}.yml"
 
     def required_files(self) -> list[Path]:
         """Every file the secured stack reads (the CA key excepted: production has none)."""
@@ -164,4 +168,25 @@ def init_material(
     for role in ROLES:
         lines = [f"{name}={value}" for name, value in role_env(material, role).items()]
         _write_private(material.env_file(role), ("\n".join(lines) + "\n").encode())
+    _write_web_configs(material, CONTAINER_ROOT)
     return material, True
+
+
+CONTAINER_ROOT = Path("/etc/devmetrics/security")
+"""Where infra/docker-compose.yml mounts the folder inside the containers."""
+
+
+def _write_web_configs(material: Material, mounted_at: Path) -> None:
+    """Prometheus' and Alertmanager's web configs with paths as the containers see them."""
+    import yaml
+
+    from devmetrics.security.web import web_config
+
+    inside = Material(mounted_at)
+    for service in ("prometheus", "alertmanager"):
+        config = web_config(material, service)
+        config["tls_server_config"] |= {
+            "cert_file": str(inside.cert(service)),
+            "key_file": str(inside.key(service)),
+        }
+        _write_private(material.web_config_file(service), yaml.safe_dump(config).encode())

@@ -142,35 +142,32 @@ def apply_acls(admin: KafkaSettings, bindings: list[AclBinding], timeout_s: floa
             future.result(timeout=timeout_s)
         except KafkaException as exc:
             raise SecurityError(f"cannot create the ACL {binding}: {exc.args[0]}") from exc
-    wanted = {_identity(b) for b in bindings}
-    everything = AclBindingFilter(
-        ResourceType.ANY,
-        None,
-        ResourcePatternType.ANY,
-        None,
-        None,
-        AclOperation.ANY,
-        AclPermissionType.ANY,
-    )
     deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            present = client.describe_acls(everything, request_timeout=timeout_s).result()
-        except KafkaException as exc:
-            raise SecurityError(f"cannot list the broker's ACLs: {exc.args[0]}") from exc
-        if wanted <= {_identity(b) for b in present}:
-            return len(bindings)
-        if time.monotonic() > deadline:
-            raise SecurityError(f"the broker did not apply the ACLs within {timeout_s:.0f} s")
-        time.sleep(0.2)
+    pending = list(bindings)
+    while pending:
+        pending = [b for b in pending if not _enforced(client, b, timeout_s)]
+        if pending and time.monotonic() > deadline:
+            raise SecurityError(
+                f"the broker did not apply {len(pending)} ACLs within {timeout_s:.0f} s"
+            )
+        if pending:
+            time.sleep(0.2)
+    return len(bindings)
 
 
-def _identity(binding: AclBinding) -> tuple[object, ...]:
-    return (
+def _enforced(client: AdminClient, binding: AclBinding, timeout_s: float) -> bool:
+    """Whether the broker's authorizer already holds exactly this binding."""
+    exact = AclBindingFilter(
         binding.restype,
         binding.name,
         binding.resource_pattern_type,
         binding.principal,
+        binding.host,
         binding.operation,
         binding.permission_type,
     )
+    try:
+        found = client.describe_acls(exact, request_timeout=timeout_s).result()
+    except KafkaException as exc:
+        raise SecurityError(f"cannot list the broker's ACLs: {exc.args[0]}") from exc
+    return bool(found)

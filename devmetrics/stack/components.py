@@ -315,8 +315,8 @@ class Kafka(Component):
             from devmetrics.kafka_admin import client_config
             from devmetrics.security.kafka import role_settings
 
-            admin = role_settings(self.settings.kafka, self.material, "admin")
-            config |= client_config(admin) | {"bootstrap.servers": self.endpoint.address}
+            credentials = role_settings(self.settings.kafka, self.material, "admin")
+            config |= client_config(credentials) | {"bootstrap.servers": self.endpoint.address}
         admin = AdminClient(config)
         try:
             return len(admin.list_topics(timeout=2).brokers) >= 1

@@ -125,29 +125,36 @@ def substitute(expr: str, values: dict[str, str], range_s: float) -> str:
         .replace("$__range", f"{int(range_s)}s")
     )
     for name in sorted(values, key=len, reverse=True):
-        value = (
-            values[name] if name in ("n", "window") else _REGEX_SPECIAL.sub(r"\\\\\1", values[name])
-        )
+        verbatim = values[name] == ".*" or name in ("n", "window", "datasource")
+        value = values[name] if verbatim else _REGEX_SPECIAL.sub(r"\\\\\1", values[name])
         expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
     return expr
 
 
 def fill_variables(
     board: dict[str, Any], live: Live, choose: Callable[[str, list[str]], str]
-) -> dict[str, str]:
-    """A real value for every variable, in order; each query variable must offer values."""
+) -> tuple[dict[str, str], list[str]]:
+    """A real value for every variable, in order, and the variables that offered none.
+
+    A variable with no values but an "All" option gets All, as Grafana does; it is reported.
+    """
     values: dict[str, str] = {}
+    without_values: list[str] = []
     for variable in board["templating"]["list"]:
         name = variable["name"]
-        if variable["type"] == "datasource" or variable["type"] == "custom":
+        if variable["type"] in ("datasource", "custom"):
             values[name] = variable["current"]["value"]
-        else:
-            expr, label = variable_expression(variable["query"]["query"])
-            options = live.label_values(substitute(expr, values, 0), label)
-            assert options, f"{board['title']}: variable {name} has no values"
-            values[name] = choose(name, options)
-            assert values[name] in options, (name, values[name], options)
-    return values
+            continue
+        expr, label = variable_expression(variable["query"]["query"])
+        options = live.label_values(substitute(expr, values, 0), label)
+        if not options:
+            assert variable.get("includeAll"), f"{board['title']}: variable {name} has no values"
+            without_values.append(f"{board['title']}: {name}")
+            values[name] = variable["allValue"]
+            continue
+        values[name] = choose(name, options)
+        assert values[name] in options, (name, values[name], options)
+    return values, without_values
 
 
 def empty_reason(query: Query, expr: str, live: Live) -> str | None:
@@ -190,6 +197,7 @@ class Proof:
     with_data: int = 0
     empty: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    variables_without_values: list[str] = field(default_factory=list)
 
 
 def prove(live: Live, choose: Callable[[str, list[str]], str]) -> Proof:
@@ -199,7 +207,8 @@ def prove(live: Live, choose: Callable[[str, list[str]], str]) -> Proof:
         board = json.loads(path.read_text())
         proof.dashboards += 1
         proof.panels += sum(p["type"] != "row" for p in board["panels"])
-        values = fill_variables(board, live, choose)
+        values, without_values = fill_variables(board, live, choose)
+        proof.variables_without_values += without_values
         for query in queries(board):
             proof.queries += 1
             where = f"{path.name}: {query.where}"
@@ -340,7 +349,8 @@ def test_every_dashboard_query_returns_data(
     )
     for where, reason in sorted(proof.empty.items()):
         print(f"  empty: {where}: {reason}")
-    assert proof.failures == []
+    assert proof.failures == [], "\n".join(proof.failures)
+    assert proof.variables_without_values == []
     assert (proof.dashboards, proof.panels, proof.queries) == (6, 133, 198)
     # Empty here, and only here: the 19 queries of the processors' own metrics (no worker
     # runs in this setup) and the pipeline-alerts table (no pipeline alert is active).

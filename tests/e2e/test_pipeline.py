@@ -9,12 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
-
-from devmetrics.kafka_admin import ensure_topics
-from devmetrics.settings import KafkaSettings
-from producers.publisher import Publisher
-
-from .conftest import (
+from support.pipeline import (
     LONG_PROJECTS,
     PROJECTS,
     Key,
@@ -27,6 +22,10 @@ from .conftest import (
     start_worker,
     wait_for,
 )
+
+from devmetrics.kafka_admin import ensure_topics
+from devmetrics.settings import KafkaSettings
+from producers.publisher import Publisher
 
 pytestmark = pytest.mark.e2e
 
@@ -135,7 +134,8 @@ def test_prometheus_and_victoriametrics_values_equal_the_truth(pipeline: Pipelin
     for pid in _sampled(pipeline, 15):
         truth = series(pipeline.truth[pid]["metrics"])
         served = _served(pipeline.prometheus_url, pid)
-        assert len(served) >= 60, f"{pid}: only {len(served)} series in Prometheus"
+        # DORA (27) and one service's SLOs (16) at least; the rest depends on activity.
+        assert len(served) >= 40, f"{pid}: only {len(served)} series in Prometheus"
         assert len(served) + len(SHARD_ONLY) <= 100, f"{pid}: over the series budget"
         diff = [d for d in differences({k: truth[k] for k in served if k in truth}, served)]
         assert not diff, f"{pid}: {diff[:5]}"

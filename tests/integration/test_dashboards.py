@@ -11,228 +11,23 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
-import urllib.parse
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from confluent_kafka import Producer
+from support.dashboards import BURN_ALERT, Live, get_json, prove
 
 from devmetrics.kafka_admin import client_config
 from devmetrics.settings import KafkaSettings
-from exporters.dashboards import OUTPUT_DIR
 from exporters.dashboards.catalog import load_catalog
 from exporters.dashboards.kit import VICTORIAMETRICS_UID
-from exporters.dashboards.promql import selectors, variable_expression
-from exporters.dashboards.validate import Query, queries
 from exporters.runner import ShardOptions, ShardRunner
 from exporters.testing import example_record
 from schemas.codec import Codec
 from schemas.topics import CONFLUENT_PARTITIONER, Topics
-
-PROCESSORS_JOB = "devmetrics-processors"
-BURN_ALERT = "DevmetricsSLOErrorBudgetBurn"
-# Grafana's built-in variables, at the test's scale (1 s scrapes, a minute or two of data).
-RATE_INTERVAL, STEP_S = "10s", 2
-_REGEX_SPECIAL = re.compile(r"([\\^$*+?.()|{}\[\]])")
-
-
-def _get(url: str, path: str, **params: str) -> Any:
-    with urllib.request.urlopen(f"{url}{path}?{urllib.parse.urlencode(params)}", timeout=30) as r:
-        body = json.loads(r.read())
-    assert body["status"] == "success", body
-    return body["data"]
-
-
-@dataclass
-class Live:
-    """The real Prometheus and VictoriaMetrics the queries run against, and what they hold."""
-
-    prometheus_url: str
-    victoriametrics_url: str
-    start: float
-    processor_metrics: frozenset[str]
-    # Queries run at this time once the test fixes it (None: now, while waiting for data).
-    end: float | None = None
-
-    @property
-    def at(self) -> float:
-        return time.time() if self.end is None else self.end
-
-    def instant(self, uid: str, expr: str) -> list[dict[str, Any]]:
-        if uid == VICTORIAMETRICS_UID:
-            # VictoriaMetrics hides the newest 30 s unless asked (docs: latency_offset).
-            data = _get(
-                self.victoriametrics_url,
-                "/api/v1/query",
-                query=expr,
-                time=str(self.at),
-                latency_offset="1s",
-            )
-        else:
-            data = _get(self.prometheus_url, "/api/v1/query", query=expr, time=str(self.at))
-        return [{"metric": r["metric"], "values": [r["value"]]} for r in data["result"]]
-
-    def range(self, uid: str, expr: str) -> list[dict[str, Any]]:
-        url = self.victoriametrics_url if uid == VICTORIAMETRICS_UID else self.prometheus_url
-        extra = {"latency_offset": "1s"} if uid == VICTORIAMETRICS_UID else {}
-        data = _get(
-            url,
-            "/api/v1/query_range",
-            query=expr,
-            start=str(self.start),
-            end=str(self.at),
-            step=str(STEP_S),
-            **extra,
-        )
-        return list(data["result"])
-
-    def label_values(self, expr: str, label: str) -> list[str]:
-        data = _get(
-            self.prometheus_url,
-            "/api/v1/series",
-            **{"match[]": expr},
-            start=str(self.start),
-            end=str(self.at),
-        )
-        return sorted({s[label] for s in data if label in s})
-
-    def processors_scraped(self) -> bool:
-        targets = _get(self.prometheus_url, "/api/v1/targets", state="active")["activeTargets"]
-        return any(t["labels"].get("job") == PROCESSORS_JOB for t in targets)
-
-    def active_alerts(self) -> set[str]:
-        return {
-            a["labels"]["alertname"] for a in _get(self.prometheus_url, "/api/v1/alerts")["alerts"]
-        }
-
-
-def has_data(result: list[dict[str, Any]]) -> bool:
-    """At least one series with at least one finite value, as a panel would draw."""
-    return any(math.isfinite(float(v)) for series in result for _t, v in series["values"])
-
-
-def substitute(expr: str, values: dict[str, str], range_s: float) -> str:
-    """Grafana's interpolation: variables (regex-escaped values), then the built-ins."""
-    expr = (
-        expr.replace("$__rate_interval", RATE_INTERVAL)
-        .replace("$__interval", f"{STEP_S}s")
-        .replace("$__range", f"{int(range_s)}s")
-    )
-    for name in sorted(values, key=len, reverse=True):
-        verbatim = values[name] == ".*" or name in ("n", "window", "datasource")
-        value = values[name] if verbatim else _REGEX_SPECIAL.sub(r"\\\\\1", values[name])
-        expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
-    return expr
-
-
-def fill_variables(
-    board: dict[str, Any], live: Live, choose: Callable[[str, list[str]], str]
-) -> tuple[dict[str, str], list[str]]:
-    """A real value for every variable, in order, and the variables that offered none.
-
-    A variable with no values but an "All" option gets All, as Grafana does; it is reported.
-    """
-    values: dict[str, str] = {}
-    without_values: list[str] = []
-    for variable in board["templating"]["list"]:
-        name = variable["name"]
-        if variable["type"] in ("datasource", "custom"):
-            values[name] = variable["current"]["value"]
-            continue
-        expr, label = variable_expression(variable["query"]["query"])
-        options = live.label_values(substitute(expr, values, 0), label)
-        if not options:
-            assert variable.get("includeAll"), f"{board['title']}: variable {name} has no values"
-            without_values.append(f"{board['title']}: {name}")
-            values[name] = variable["allValue"]
-            continue
-        values[name] = choose(name, options)
-        assert values[name] in options, (name, values[name], options)
-    return values, without_values
-
-
-def empty_reason(query: Query, expr: str, live: Live) -> str | None:
-    """Why an empty answer is right for this query now, or None if it must have data."""
-    found = selectors(expr)
-    names = {s.name for s in found}
-    reads_processors = bool(names & live.processor_metrics) or any(
-        s.matcher("job") == ("=", PROCESSORS_JOB) for s in found
-    )
-    if reads_processors and not live.processors_scraped():
-        return "no processor worker is a Prometheus target here"
-    if "ALERTS" in names:
-        wanted = [s.matcher("alertname") for s in found if s.name == "ALERTS"]
-        active = live.active_alerts()
-        if not any(
-            (op == "=" and value in active)
-            or (op == "=~" and any(re.fullmatch(value, a) for a in active))
-            for op, value in (w for w in wanted if w is not None)
-        ):
-            return "no such alert is pending or firing"
-    if query.kind == "annotation":
-        (selector, *_rest) = found
-        matchers = ", ".join(f'{k}{op}"{v}"' for k, op, v in selector.matchers)
-        raw = f"max without (instance, job) (devmetrics_dora_deployments{{{matchers}}})"
-        rises = [
-            float(b[1]) > float(a[1])
-            for series in live.range("", substitute(raw, {}, 0))
-            for a, b in zip(series["values"], series["values"][1:], strict=False)
-        ]
-        if not any(rises):
-            return "no selected project's 30d deployment count rose in the range"
-    return None
-
-
-@dataclass
-class Proof:
-    dashboards: int = 0
-    panels: int = 0
-    queries: int = 0
-    with_data: int = 0
-    empty: dict[str, str] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
-    variables_without_values: list[str] = field(default_factory=list)
-
-
-def prove(live: Live, choose: Callable[[str, list[str]], str]) -> Proof:
-    """Run every query of every committed dashboard; collect the failures."""
-    proof = Proof()
-    for path in sorted(OUTPUT_DIR.glob("*.json")):
-        board = json.loads(path.read_text())
-        proof.dashboards += 1
-        proof.panels += sum(p["type"] != "row" for p in board["panels"])
-        values, without_values = fill_variables(board, live, choose)
-        proof.variables_without_values += without_values
-        for query in queries(board):
-            proof.queries += 1
-            where = f"{path.name}: {query.where}"
-            expr = substitute(query.expr, values, live.at - live.start)
-            try:
-                if query.kind == "variable" or query.instant:
-                    result = live.instant(query.datasource, expr)
-                else:
-                    result = live.range(query.datasource, expr)
-            except urllib.error.HTTPError as exc:
-                proof.failures.append(f"{where}: HTTP {exc.code} {exc.read()[:300]!r} for {expr}")
-                continue
-            if has_data(result):
-                proof.with_data += 1
-                continue
-            reason = empty_reason(query, expr, live)
-            if reason is None:
-                proof.failures.append(f"{where}: no data for {expr}")
-            else:
-                proof.empty[where] = reason
-    return proof
-
-
-# --- the monitoring stack and two real exporter shards ------------------------------------
 
 PROJECTS = [f"dash-{i:02d}" for i in range(12)]
 TEAMS = ("payments", "search", "platform")
@@ -321,7 +116,7 @@ def test_every_dashboard_query_returns_data(
             "Prometheus to scrape both shards",
             prometheus_sees_all,
             diagnose=lambda: json.dumps(
-                _get(live.prometheus_url, "/api/v1/targets", state="active")["activeTargets"]
+                get_json(live.prometheus_url, "/api/v1/targets", state="active")["activeTargets"]
             )[:3000],
         )
         # A deployment in the chosen project: a rise for the annotation, a render for the cost.

@@ -1,22 +1,16 @@
 """The dashboards' proof on the whole pipeline: simulator, broker, processor, shards, rules.
 
-Same checks as test_dashboards.py, on the session's `pipeline` (tests/e2e/conftest.py); the
-project shown is the one exporting the most series, and its team.
+Same checks as test_dashboards.py, on the session's `pipeline` (tests/e2e/conftest.py);
+the project shown is the one exporting the most series, and its team.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from e2e.conftest import pipeline  # noqa: F401  (the session fixture, reused)
-from test_dashboards import Live, prove
+from support.dashboards import Live, prove
 
 from exporters.dashboards.catalog import load_catalog
 from exporters.dashboards.kit import VICTORIAMETRICS_UID
@@ -30,7 +24,7 @@ ALLOWED = {
 
 
 @pytest.mark.e2e
-def test_every_dashboard_query_returns_pipeline_data(pipeline: Any) -> None:  # noqa: F811
+def test_every_dashboard_query_returns_pipeline_data(pipeline: Any) -> None:
     live = Live(
         pipeline.prometheus_url,
         pipeline.victoriametrics_url,

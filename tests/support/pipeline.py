@@ -1,0 +1,280 @@
+"""The whole pipeline on the real stack: backfill with truth, worker, shards, readers.
+
+The simulator generates a backfill ending at a fixed as-of time T (a whole minute) together
+with its truth; the events go through the real broker to a real processor worker
+(`devmetrics process --as-of T`), whose snapshots go through the state topic to two real
+exporter shards, scraped by the real Prometheus, which remote-writes to VictoriaMetrics and
+alerts through Alertmanager to a local webhook. Tests then compare each stage with the truth.
+
+Sizes (environment, for quicker local runs): DEVMETRICS_E2E_PROJECTS projects in all (1000),
+of which the first DEVMETRICS_E2E_LONG_PROJECTS (200) carry 14 days of history with every
+scenario present and the rest 1 day.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from devmetrics.kafka_admin import client_config
+from devmetrics.settings import KafkaSettings
+from devmetrics.stack.process import free_port
+from producers.publisher import Publisher
+from producers.simulator import (
+    SimConfig,
+    compute_metrics,
+    default_requests,
+    generate_project,
+    project_spec,
+    resolve_requests,
+)
+from schemas.codec import Codec
+from schemas.topics import Topics
+
+log = logging.getLogger(__name__)
+
+PROJECTS = int(os.environ.get("DEVMETRICS_E2E_PROJECTS", "1000"))
+LONG_PROJECTS = min(PROJECTS, int(os.environ.get("DEVMETRICS_E2E_LONG_PROJECTS", "200")))
+LONG_DAYS, SHORT_DAYS = 14, 1
+SEED = 11
+SLI_INTERVAL_S = 300
+MINUTE_MS, DAY_MS = 60_000, 86_400_000
+
+Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def series(metrics: list[dict[str, Any]]) -> dict[Key, float]:
+    """Samples keyed by (name, sorted labels), from a truth entry or a state record."""
+    return {(m["name"], tuple(sorted(m["labels"].items()))): m["value"] for m in metrics}
+
+
+@dataclass
+class Backfill:
+    """What the simulator generated: T, per-project truth, and scenario spans."""
+
+    as_of_ms: int
+    truth: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: int = 0
+
+    @property
+    def project_ids(self) -> list[str]:
+        return sorted(self.truth)
+
+    def with_scenario(self, name: str) -> list[str]:
+        return [p for p, t in self.truth.items() if any(s["name"] == name for s in t["scenarios"])]
+
+    def normal_projects(self) -> list[str]:
+        return [p for p, t in self.truth.items() if not t["scenarios"]]
+
+
+def project_events(
+    backfill_as_of: int, index: int, spans: dict[str, list[Any]]
+) -> tuple[str, list[tuple[str, dict[str, Any]]], list[Any]]:
+    """One project's events, exactly as the simulator's backfill makes them."""
+    days = LONG_DAYS if index <= LONG_PROJECTS else SHORT_DAYS
+    config = SimConfig(
+        seed=SEED,
+        start_ms=backfill_as_of - days * DAY_MS,
+        end_ms=backfill_as_of,
+        sli_interval_s=SLI_INTERVAL_S,
+    )
+    spec = project_spec(SEED, index)
+    project_spans = spans.get(spec.project_id, [])
+    return spec.project_id, generate_project(spec, config, project_spans), project_spans
+
+
+def scenario_spans(as_of_ms: int) -> dict[str, list[Any]]:
+    """Every problem scenario on a few of the 14-day projects (the simulator's default)."""
+    ids = [project_spec(SEED, i).project_id for i in range(1, LONG_PROJECTS + 1)]
+    return resolve_requests(default_requests(LONG_PROJECTS, SEED), ids, as_of_ms)
+
+
+def run_backfill(kafka: KafkaSettings, as_of_ms: int) -> Backfill:
+    """Generate, publish and compute the truth of every project, one project at a time."""
+    spans = scenario_spans(as_of_ms)
+    backfill = Backfill(as_of_ms)
+    started = time.monotonic()
+    with Publisher(kafka) as publisher:
+        for index in range(1, PROJECTS + 1):
+            pid, events, project_spans = project_events(as_of_ms, index, spans)
+            for family, event in events:
+                publisher.publish(family, event)
+            backfill.truth[pid] = {
+                "events": len(events),
+                "scenarios": [s.to_dict() for s in project_spans],
+                "metrics": compute_metrics(events, as_of_ms),
+            }
+            backfill.events += len(events)
+        report = publisher.flush(120)
+    assert report.failed == 0 and report.acknowledged == backfill.events, report
+    log.info(
+        "backfill: %d events of %d projects in %.0f s",
+        backfill.events,
+        PROJECTS,
+        time.monotonic() - started,
+    )
+    return backfill
+
+
+class Subprocess:
+    """A `devmetrics` subcommand in a child process, its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_file: Path) -> None:
+        self.log_file = log_file
+        self.metrics_port: int | None = None
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "devmetrics", *args],
+            env={**os.environ, **env},
+            stdout=log_file.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def kafka_env(kafka: KafkaSettings) -> dict[str, str]:
+    return {
+        "DEVMETRICS_KAFKA__BOOTSTRAP": kafka.bootstrap,
+        "DEVMETRICS_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+        "DEVMETRICS_KAFKA__PARTITIONS": str(kafka.partitions),
+    }
+
+
+def start_worker(kafka: KafkaSettings, as_of_ms: int, workdir: Path, name: str) -> Subprocess:
+    """`devmetrics process --as-of T`; its /metrics port is `.metrics_port`."""
+    metrics_port = free_port()
+    worker = Subprocess(
+        [
+            "process",
+            "--app-id",
+            f"{kafka.topic_prefix}-{name}",
+            "--data-dir",
+            str(workdir / name),
+            "--web-port",
+            "0",
+            "--metrics-port",
+            str(metrics_port),
+            "--as-of",
+            str(as_of_ms),
+            "--snapshot-interval",
+            "2",
+        ],
+        kafka_env(kafka),
+        workdir / f"{name}.log",
+    )
+    worker.metrics_port = metrics_port
+    return worker
+
+
+class StateReader:
+    """Follows the compacted state topic and keeps the latest snapshot of every project."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.codec = Codec.default()
+        self.latest: dict[str, dict[str, Any]] = {}
+        self.consumer = Consumer(
+            {**client_config(kafka), "group.id": f"e2e-{uuid.uuid4()}", "enable.auto.commit": False}
+        )
+        topic = Topics(kafka.topic_prefix).state
+        self.consumer.assign([TopicPartition(topic, p, 0) for p in range(kafka.partitions)])
+
+    def poll(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for msg in self.consumer.consume(5000, timeout=0.5):
+                if msg.error() is None and msg.value() is not None:
+                    record = self.codec.decode(msg.value()).record
+                    self.latest[record["project_id"]] = record
+
+    def wait_until_applied(
+        self, expected: dict[str, int], worker: Subprocess, timeout_s: float
+    ) -> None:
+        """Until every project's snapshot has folded all of its events."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.poll(2)
+            behind = [
+                p for p, n in expected.items() if self.latest.get(p, {}).get("events_applied") != n
+            ]
+            if not behind:
+                return
+            assert worker.alive(), f"the worker died:\n{worker.tail()}"
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{len(behind)} projects not caught up in {timeout_s:.0f} s, e.g. "
+                    f"{behind[0]}: {self.latest.get(behind[0], {}).get('events_applied')} of "
+                    f"{expected[behind[0]]}; worker log:\n{worker.tail()}"
+                )
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def prometheus_query(base: str, promql: str, **params: str) -> list[dict[str, Any]]:
+    qs = urllib.parse.urlencode({"query": promql, **params})
+    with urllib.request.urlopen(f"{base}/api/v1/query?{qs}", timeout=30) as resp:
+        body = json.loads(resp.read())
+    assert body["status"] == "success", body
+    return list(body["data"]["result"])
+
+
+@dataclass
+class PipelineRun:
+    backfill: Backfill
+    kafka: KafkaSettings
+    snapshots: dict[str, dict[str, Any]]
+    prometheus_url: str
+    victoriametrics_url: str
+    alertmanager_url: str
+    exporter_urls: list[str]
+
+    @property
+    def truth(self) -> dict[str, dict[str, Any]]:
+        return self.backfill.truth
+
+    @property
+    def project_ids(self) -> list[str]:
+        return self.backfill.project_ids
+
+    @property
+    def as_of_ms(self) -> int:
+        return self.backfill.as_of_ms
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        return prometheus_query(self.prometheus_url, promql)
+
+
+def wait_for(fn: Any, timeout_s: float, interval_s: float = 2.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+        time.sleep(interval_s)

@@ -1,16 +1,18 @@
 """The faust app: composition root wiring Kafka topics, the block table and the FoldWorker.
 
-No metric logic lives here. One agent reads all eight event topics, which share partition
-count and key (project id, murmur2), so faust's assignor gives one worker the same
-partition number of every topic, plus the matching changelog partition of the block table.
+No metric logic lives here. The eight event topics, which share partition count and key
+(project id, murmur2), are read as one subscription, so faust's assignor gives one worker the
+same partition number of every topic, plus the matching changelog partition of the block
+table. Their messages reach the worker a fetched batch at a time (`processors.bulk`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ from devmetrics.kafka_admin import sasl_password
 from devmetrics.security.limits import GuardedCodec
 from devmetrics.settings import ConfigError, KafkaSettings, Settings
 from processors.admission import AsOf
+from processors.bulk import BatchApp
 from processors.clock import Clock, WallClock
 from processors.settings import ProcessorSettings, processor_settings
 from processors.telemetry import WorkerMetrics
@@ -42,18 +45,25 @@ PROGRESS_EVERY_S = 30.0
 def _route_by(event: Any) -> None:
     """Make `event` faust's current event, so table writes go to its partition.
 
-    faust routes a table write (store and changelog) by the current event's partition. In a
-    batch from `take_events` the current event belongs to whichever project came last, so
-    before writing a project's blocks we point it at an event of that project.
+    faust routes a table write (store and changelog) by the current event's partition. A batch
+    holds many projects, so before writing a project's blocks we point it at a message of that
+    project.
     """
     _current_event.set(weakref.ref(event) if event is not None else None)
 
 
 class TableBlockStore:
-    """The block store over a faust table of raw bytes (RocksDB or memory)."""
+    """The block store over a faust table of raw bytes (RocksDB or memory).
+
+    Writes go to the table's store and to its changelog; `confirm` waits until the broker has
+    acknowledged every changelog record written since the last call. faust's own producer
+    flush is not enough: it gives up on its send buffer after 0.1 s without progress, so
+    under load a batch's offsets could be committed ahead of its blocks.
+    """
 
     def __init__(self, table: Any) -> None:
         self.table = table
+        self._unconfirmed: list[Awaitable[Any]] = []
 
     def get(self, key: str, via: Any) -> bytes | None:
         _route_by(via)
@@ -62,15 +72,29 @@ class TableBlockStore:
 
     def put(self, key: str, value: bytes, via: Any) -> None:
         _route_by(via)
-        self.table[key.encode()] = value
+        raw = key.encode()
+        self.table.data[raw] = value
+        self._unconfirmed.append(self.table.send_changelog(via.message.partition, raw, value))
 
     def delete(self, key: str, via: Any) -> None:
         _route_by(via)
-        self.table.pop(key.encode(), None)
+        raw = key.encode()
+        if self.table.data.pop(raw, None) is not None:
+            self._unconfirmed.append(
+                self.table.send_changelog(
+                    via.message.partition, raw, value=None, value_serializer="raw"
+                )
+            )
 
     def items(self) -> list[tuple[str, bytes]]:
         _route_by(None)
         return [(k.decode(), v) for k, v in self.table.data.items()]
+
+    async def confirm(self) -> None:
+        """Wait for the broker's acknowledgement of every changelog record written so far."""
+        pending, self._unconfirmed = self._unconfirmed, []
+        if pending:
+            await asyncio.gather(*pending)
 
 
 @dataclass
@@ -110,7 +134,7 @@ def create_app(
     metrics = WorkerMetrics(registry)
     topics = Topics(kafka.topic_prefix)
     conf.data_dir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = BatchApp(
         conf.app_id,
         broker=f"kafka://{kafka.bootstrap}",
         broker_credentials=_credentials(kafka),
@@ -127,7 +151,7 @@ def create_app(
         producer_compression_type=_producer_compression(conf.producer_compression),
         producer_max_batch_size=conf.producer_max_batch_bytes,
         producer_acks=-1,
-        stream_buffer_maxsize=max(4096, conf.batch_max * 2),
+        broker_max_poll_records=conf.batch_max,
         table_standby_replicas=0,
         broker_commit_interval=1.0,
     )
@@ -155,12 +179,13 @@ def create_app(
         value_type=bytes,
         partitions=kafka.partitions,
     )
+    store = TableBlockStore(table)
     worker = FoldWorker(
         conf,
         topics,
         kafka.partitions,
         codec,
-        TableBlockStore(table),
+        store,
         AsOf(as_of_ms),
         metrics,
     )
@@ -169,25 +194,28 @@ def create_app(
     metrics.attach_state(worker.sizes, lambda: lag)
     progress = {"events": 0, "dead": 0, "last_log": time.monotonic()}
 
-    @app.agent(source, name="fold")
-    async def fold(stream: Any) -> None:
-        async for events in stream.take_events(conf.batch_max, conf.batch_within_s):
-            started = time.perf_counter()
-            batch = [_incoming(event) for event in events]
-            outcome = worker.process(batch, clock.now_ms())
-            for letter in outcome.dead_letters:
-                await deadletter.send(
-                    key=letter.key,
-                    value=letter.value,
-                    headers=letter.headers,
-                    partition=_source_partition(letter),
-                )
-            # Blocks must be in the changelog before the batch's offsets are committed.
-            await app.producer.flush()
-            metrics.batch_cost.observe(time.perf_counter() - started)
-            progress["events"] += len(batch)
-            progress["dead"] += len(outcome.dead_letters)
-            _maybe_log_progress(progress, worker)
+    async def fold(messages: Sequence[Any]) -> None:
+        started = time.perf_counter()
+        batch = [_incoming(message) for message in messages]
+        outcome = worker.process(batch, clock.now_ms())
+        sent = [
+            await deadletter.send(
+                key=letter.key,
+                value=letter.value,
+                headers=letter.headers,
+                partition=_source_partition(letter),
+            )
+            for letter in outcome.dead_letters
+        ]
+        # Blocks and dead letters must be acknowledged by the broker before the batch's
+        # offsets are committed (the consumer acknowledges the batch when this returns).
+        await asyncio.gather(store.confirm(), *sent)
+        metrics.batch_cost.observe(time.perf_counter() - started)
+        progress["events"] += len(batch)
+        progress["dead"] += len(outcome.dead_letters)
+        _maybe_log_progress(progress, worker)
+
+    app.on_batch(source, fold)
 
     @table.on_recover
     async def rebuild() -> None:
@@ -261,8 +289,16 @@ def _credentials(kafka: KafkaSettings) -> Any:
     )
 
 
-def _incoming(event: Any) -> Incoming:
-    message = event.message
+class _Via:
+    """Stands in for a faust event when routing table writes: faust reads `.message` only."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
+def _incoming(message: Any) -> Incoming:
     return Incoming(
         topic=message.topic,
         partition=message.partition,
@@ -271,7 +307,7 @@ def _incoming(event: Any) -> Incoming:
         value=message.value,
         timestamp_ms=int(message.timestamp * 1000),
         headers=[(k, v) for k, v in (message.headers or [])],
-        origin=event,
+        origin=_Via(message),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,11 +20,11 @@ from processors.aggregators.blocks import (
     BlockFormatError,
     HourBlock,
     block_key,
-    hour_of,
     parse_block_key,
 )
 from processors.aggregators.ledger import expired_hours
 from processors.aggregators.rows import FAMILY_OF_ROW, Row, to_row
+from processors.aggregators.samples import HOUR_MS
 from processors.aggregators.state import ProjectState
 from processors.deadletter import DeadLetter, dead_letter
 from processors.errors import Rejected
@@ -146,60 +146,84 @@ class FoldWorker:
         self.projects: dict[str, _Project] = {}
         self._blocks: OrderedDict[str, HourBlock] = OrderedDict()
         self.consumed_offsets: dict[tuple[str, int], int] = {}
+        self._families: dict[str, str] = {}
 
     # -- folding -------------------------------------------------------------------------
 
     def process(self, batch: list[Incoming], now_ms: int) -> BatchOutcome:
-        """Fold a batch; refused messages come back as dead letters, nothing is raised."""
+        """Fold a batch; refused messages come back as dead letters, nothing is raised.
+
+        Per-event work is only decoding, admission and folding; offsets, metrics and block
+        writes are accounted once per batch.
+        """
         outcome = BatchOutcome()
-        by_project: dict[str, list[tuple[Row, Incoming]]] = defaultdict(list)
+        by_project: dict[str, list[tuple[Row, Incoming]]] = {}
+        consumed: Counter[str] = Counter()
+        offsets = self.consumed_offsets
+        new_projects = 0  # projects of this batch not yet held
         for message in batch:
-            self._count_consumed(message)
+            consumed[message.topic] += 1
+            tp = (message.topic, message.partition)
+            if message.offset > offsets.get(tp, -1):
+                offsets[tp] = message.offset
             try:
-                project_id, row = self._admit(message, now_ms, by_project)
+                project_id, row = self._admit(message, now_ms, by_project, new_projects)
             except (CodecError, Rejected) as exc:
-                reason = exc.reason
-                outcome.dead_letters.append(
-                    dead_letter(
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        key=message.key,
-                        value=message.value,
-                        reason=reason,
-                        error=str(exc),
-                        original_headers=message.headers,
-                    )
-                )
-                if self.metrics:
-                    self.metrics.rejected.labels(message.topic, reason).inc()
+                outcome.dead_letters.append(self._dead_letter(message, exc))
                 continue
-            by_project[project_id].append((row, message))
+            items = by_project.get(project_id)
+            if items is None:
+                items = by_project[project_id] = []
+                new_projects += project_id not in self.projects
+            items.append((row, message))
+        applied: Counter[str] = Counter()
+        duplicates: Counter[str] = Counter()
         for project_id, items in by_project.items():
-            self._fold_project(project_id, items, now_ms, outcome)
+            self._fold_project(project_id, items, now_ms, outcome, applied, duplicates)
+        outcome.applied = sum(applied.values())
+        outcome.duplicates = sum(duplicates.values())
+        if self.metrics:
+            for topic, n in consumed.items():
+                self.metrics.consumed.labels(topic).inc(n)
+            for family, n in applied.items():
+                self.metrics.applied.labels(family).inc(n)
+            for family, n in duplicates.items():
+                self.metrics.duplicates.labels(family).inc(n)
         return outcome
 
-    def _count_consumed(self, message: Incoming) -> None:
-        tp = (message.topic, message.partition)
-        if message.offset > self.consumed_offsets.get(tp, -1):
-            self.consumed_offsets[tp] = message.offset
+    def _dead_letter(self, message: Incoming, exc: CodecError | Rejected) -> DeadLetter:
         if self.metrics:
-            self.metrics.consumed.labels(message.topic).inc()
+            self.metrics.rejected.labels(message.topic, exc.reason).inc()
+        return dead_letter(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            reason=exc.reason,
+            error=str(exc),
+            original_headers=message.headers,
+        )
+
+    def _family_of(self, topic: str) -> str:
+        family = self._families.get(topic)
+        if family is None:
+            try:
+                family = self._families[topic] = self.topics.family_of(topic)
+            except ValueError as exc:
+                raise Rejected("unknown_family", str(exc)) from exc
+        return family
 
     def _admit(
-        self, message: Incoming, now_ms: int, batch_projects: dict[str, Any]
+        self, message: Incoming, now_ms: int, batch_projects: dict[str, Any], new_projects: int
     ) -> tuple[str, Row]:
-        try:
-            family = self.topics.family_of(message.topic)
-        except ValueError as exc:
-            raise Rejected("unknown_family", str(exc)) from exc
+        family = self._family_of(message.topic)
         if message.value is None:
             raise Rejected("undecodable", "message has no value")
-        decoded = self.codec.decode(message.value, expect_family=family)
-        record = decoded.record
+        record = self.codec.decode(message.value, expect_family=family).record
         project_id = record["project_id"]
         known = project_id in self.projects or project_id in batch_projects
-        held = len(self.projects) + sum(1 for p in batch_projects if p not in self.projects)
+        held = len(self.projects) + new_projects
         self.admission.check(record, message.key, message.partition, now_ms, known, held)
         return project_id, to_row(family, record, self.settings.slo)
 
@@ -217,26 +241,25 @@ class FoldWorker:
         items: list[tuple[Row, Incoming]],
         now_ms: int,
         outcome: BatchOutcome,
+        applied: Counter[str],
+        duplicates: Counter[str],
     ) -> None:
+        """Fold one project's rows of a batch; each touched hour block is written once."""
         project = self._project(project_id, items[0][1].partition)
         via = project.via = items[-1][1].origin
         changed: dict[int, HourBlock] = {}
         earliest_arrival = min(message.timestamp_ms for _, message in items)
+        apply = project.state.apply
         for row, _message in items:
-            hour = hour_of(row.t)
+            hour = row.t // HOUR_MS
             block = changed.get(hour) or self._block(project_id, hour, via)
-            family = FAMILY_OF_ROW[type(row)]
             if block.add(row):
-                project.state.apply(row)
+                apply(row)
                 project.hours.add(hour)
                 changed[hour] = block
-                outcome.applied += 1
-                if self.metrics:
-                    self.metrics.applied.labels(family).inc()
+                applied[FAMILY_OF_ROW[type(row)]] += 1
             else:
-                outcome.duplicates += 1
-                if self.metrics:
-                    self.metrics.duplicates.labels(family).inc()
+                duplicates[FAMILY_OF_ROW[type(row)]] += 1
         for hour, block in changed.items():
             data = block.to_bytes()
             self.store.put(block_key(project_id, hour), data, via)

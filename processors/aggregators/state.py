@@ -7,6 +7,8 @@ not done here but by the hour blocks (`ProjectLedger` or the worker's block stor
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -29,58 +31,111 @@ from processors.settings import SloPolicy
 _MINUTES_PER_HOUR = 60
 # Columns of a minute bucket: requests, good (availability), good (latency), samples.
 _COLUMNS = 4
+_ZERO = (0, 0, 0, 0)
 
 
 class SliSeries:
-    """One service's SLI counts in minute buckets, stored as one small array per hour.
+    """One service's SLI counts in minute buckets: only minutes holding a sample, with running sums.
 
     Bucket b holds the samples whose interval ends in (b * 1 min, (b + 1) * 1 min], so for a
     whole-minute T the window (T - W, T] is exactly the buckets [T/1min - W/1min, T/1min - 1].
+    `buckets` is ascending; `cum` holds, for each of them, the four column sums of every sample
+    up to and including that bucket (flat, four per bucket), so a window sum is two binary
+    searches and a subtraction. `base` is the running sum of what pruning dropped. Samples in
+    bucket order (backfills, live traffic) append in O(1); an earlier bucket waits in `_late`
+    and is merged in before the next read. 40 bytes per occupied minute.
     """
 
-    __slots__ = ("hour_totals", "hours")
+    __slots__ = ("_late", "base", "buckets", "cum")
 
     def __init__(self) -> None:
-        self.hours: dict[int, np.ndarray] = {}
-        self.hour_totals: dict[int, np.ndarray] = {}
+        self.buckets = array("q")
+        self.cum = array("q")
+        self.base: tuple[int, int, int, int] = _ZERO
+        self._late: list[tuple[int, int, int, int]] = []
 
     def add(self, row: SliRow) -> None:
         bucket = (row.t - 1) // MINUTE_MS
-        hour, slot = divmod(bucket, _MINUTES_PER_HOUR)
-        minutes = self.hours.get(hour)
-        if minutes is None:
-            minutes = self.hours[hour] = np.zeros((_MINUTES_PER_HOUR, _COLUMNS), dtype=np.int64)
-            self.hour_totals[hour] = np.zeros(_COLUMNS, dtype=np.int64)
-        counts = (row.total, row.good, row.good_latency, 1)
-        minutes[slot] += counts
-        self.hour_totals[hour] += counts
+        buckets, cum = self.buckets, self.cum
+        last = buckets[-1] if buckets else None
+        if last is None or bucket > last:
+            buckets.append(bucket)
+            if cum:
+                cum.extend(
+                    (
+                        cum[-4] + row.total,
+                        cum[-3] + row.good,
+                        cum[-2] + row.good_latency,
+                        cum[-1] + 1,
+                    )
+                )
+            else:
+                cum.extend(
+                    (
+                        self.base[0] + row.total,
+                        self.base[1] + row.good,
+                        self.base[2] + row.good_latency,
+                        self.base[3] + 1,
+                    )
+                )
+        elif bucket == last:
+            cum[-4] += row.total
+            cum[-3] += row.good
+            cum[-2] += row.good_latency
+            cum[-1] += 1
+        else:
+            self._late.append((bucket, row.total, row.good, row.good_latency))
+
+    def _merge_late(self) -> None:
+        """Fold the out-of-order samples in: rebuild the running sums once for all of them."""
+        late, self._late = self._late, []
+        n = len(self.buckets)
+        own = np.frombuffer(self.cum, dtype=np.int64).reshape(n, _COLUMNS)
+        raw = np.diff(own, axis=0, prepend=np.array([self.base], dtype=np.int64))
+        extra = np.array([(t, g, gl, 1) for _, t, g, gl in late], dtype=np.int64)
+        keys = np.concatenate([np.frombuffer(self.buckets, dtype=np.int64), [b for b, *_ in late]])
+        unique, where = np.unique(keys, return_inverse=True)
+        counts = np.zeros((len(unique), _COLUMNS), dtype=np.int64)
+        np.add.at(counts, where, np.concatenate([raw, extra]))
+        running = np.cumsum(counts, axis=0)
+        self.buckets = array("q", unique.astype(np.int64).tobytes())
+        self.cum = array("q", running.tobytes())
+        self.base = _ZERO
+
+    def _running(self, index: int) -> tuple[int, int, int, int]:
+        """The running sums through bucket number `index` (-1: before the first)."""
+        if index < 0:
+            return self.base
+        cum, at = self.cum, index * _COLUMNS
+        return cum[at], cum[at + 1], cum[at + 2], cum[at + 3]
 
     def sums(self, first_bucket: int, last_bucket: int) -> tuple[int, int, int, int]:
         """Exact (requests, good, good latency, samples) over buckets first..last inclusive."""
-        acc = np.zeros(_COLUMNS, dtype=np.int64)
-        first_hour, last_hour = first_bucket // _MINUTES_PER_HOUR, last_bucket // _MINUTES_PER_HOUR
-        for hour, minutes in self.hours.items():
-            if hour < first_hour or hour > last_hour:
-                continue
-            if first_hour < hour < last_hour:
-                acc += self.hour_totals[hour]
-                continue
-            lo = max(first_bucket - hour * _MINUTES_PER_HOUR, 0)
-            hi = min(last_bucket - hour * _MINUTES_PER_HOUR, _MINUTES_PER_HOUR - 1)
-            if lo <= hi:
-                acc += minutes[lo : hi + 1].sum(axis=0)
-        return int(acc[0]), int(acc[1]), int(acc[2]), int(acc[3])
+        if self._late:
+            self._merge_late()
+        lo = bisect_left(self.buckets, first_bucket) - 1
+        hi = bisect_right(self.buckets, last_bucket) - 1
+        if hi <= lo:
+            return _ZERO
+        a, b = self._running(lo), self._running(hi)
+        return b[0] - a[0], b[1] - a[1], b[2] - a[2], b[3] - a[3]
 
     def prune(self, before_hour: int) -> int:
-        """Drop hours before `before_hour`; returns how many samples were dropped."""
-        dropped = 0
-        for hour in [h for h in self.hours if h < before_hour]:
-            dropped += int(self.hour_totals.pop(hour)[3])
-            del self.hours[hour]
+        """Drop buckets of hours before `before_hour`; returns how many samples were dropped."""
+        if self._late:
+            self._merge_late()
+        cut = bisect_left(self.buckets, before_hour * _MINUTES_PER_HOUR)
+        if cut == 0:
+            return 0
+        dropped_base = self._running(cut - 1)
+        dropped = dropped_base[3] - self.base[3]
+        self.base = dropped_base
+        del self.buckets[:cut]
+        del self.cum[: cut * _COLUMNS]
         return dropped
 
     def __bool__(self) -> bool:
-        return bool(self.hours)
+        return bool(self.buckets) or bool(self._late)
 
 
 class ProjectState:

@@ -14,6 +14,7 @@ from devmetrics.settings import ConfigError, load_settings
 # `devmetrics stack status` does not pay for importing faust.
 _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "stack": ("devmetrics.stack.cli", "stack"),
+    "security": ("devmetrics.security.cli", "security"),
     "demo": ("devmetrics.demo", "demo"),
     "simulate": ("producers.simulator.cli", "simulate"),
     "emit": ("producers.cli", "emit"),

@@ -88,7 +88,18 @@ def process(
     as_of_ms = parse_as_of(as_of) if as_of else None
     ensure_topics(settings.kafka)
     built = create_app(settings, as_of_ms=as_of_ms, processor=conf)
-    if conf.metrics_port:
+    if conf.metrics_port and settings.security.enabled:
+        from devmetrics.security.errors import SecurityError
+        from devmetrics.security.material import Material
+        from devmetrics.security.metrics import serve_metrics_tls
+
+        material = Material(settings.security.dir)
+        try:
+            material.check()
+        except SecurityError as exc:
+            raise click.ClickException(str(exc)) from exc
+        serve_metrics_tls(built.registry, conf.metrics_host, conf.metrics_port, material)
+    elif conf.metrics_port:
         serve_metrics(built.registry, conf.metrics_host, conf.metrics_port)
     log.info(
         "processor %s: app %s, data %s, as-of %s, metrics on %s",

@@ -90,6 +90,7 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options every emit subcommand shares: who, when, where."""
     options = [
         click.option("--project", "project_id", required=True, help="Project id (the key)."),
+        click.option("--team", default=None, help="Team that owns the project (descriptive)."),
         click.option("--actor-kind", default="human", show_default=True, help="ai_agent or human."),
         click.option(
             "--actor-name", default="ci", show_default=True, help="Agent name or person/CI user."
@@ -134,6 +135,7 @@ def _send(
             common["actor_name"],
             model=common["model"],
             source=common["source"],
+            team=common["team"],
         )
         event_id = build(client, common["at"])
     except InvalidEvent as exc:
@@ -165,7 +167,16 @@ def _option_for(field: str) -> str:
 
 
 def _pop_common(kwargs: dict[str, Any]) -> dict[str, Any]:
-    names = ("project_id", "actor_kind", "actor_name", "model", "source", "at", "timeout_s")
+    names = (
+        "project_id",
+        "team",
+        "actor_kind",
+        "actor_name",
+        "model",
+        "source",
+        "at",
+        "timeout_s",
+    )
     return {name: kwargs.pop(name) for name in names}
 
 

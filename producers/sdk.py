@@ -81,9 +81,11 @@ class DevMetricsClient:
         source: str = "agent",
         clock: Clock | None = None,
         *,
+        team: str | None = None,
         new_id: Callable[[], str] = new_event_id,
     ) -> None:
         self._publisher = publisher
+        self._team = team
         self._codec = publisher.codec
         self._clock = clock or system_clock
         self._new_id = new_id
@@ -424,6 +426,7 @@ class DevMetricsClient:
         return {
             "event_id": event_id,
             "project_id": self._project_id,
+            "team": self._team,
             "occurred_at": at,
             "source": self._source,
             "actor": dict(self._actor),

@@ -15,10 +15,11 @@ T0 = 1_714_521_600_000
 _ENVELOPE: dict[str, Any] = {
     "event_id": "6f1c1b8e-2a4b-4c8e-9a55-0d4f3b8f2e10",
     "project_id": "proj-0001",
+    "team": "platform",
     "occurred_at": T0,
     "source": "simulator",
     "actor": {"kind": "ai_agent", "name": "builder", "model": "model-x"},
-    "schema_version": 1,
+    "schema_version": 2,
 }
 
 EXAMPLES: dict[str, dict[str, Any]] = {

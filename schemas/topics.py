@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FAMILIES: tuple[str, ...] = (
-    "rfc", "task", "review", "test", "change", "deployment", "incident", "sli",
+    "rfc",
+    "task",
+    "review",
+    "test",
+    "change",
+    "deployment",
+    "incident",
+    "sli",
 )
 
 # librdkafka's name for the Java-compatible partitioner.
@@ -41,6 +48,6 @@ class Topics:
 
     def family_of(self, topic: str) -> str:
         head = f"{self.prefix}.events."
-        if not topic.startswith(head) or topic[len(head):] not in FAMILIES:
+        if not topic.startswith(head) or topic[len(head) :] not in FAMILIES:
             raise ValueError(f"{topic!r} is not an event topic")
-        return topic[len(head):]
+        return topic[len(head) :]

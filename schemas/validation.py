@@ -312,6 +312,13 @@ def _check_envelope(record: Mapping[str, Any]) -> None:
         raise InvalidEvent("project_id", f"longer than {MAX_PROJECT_ID_LENGTH} characters")
     if not project_id.isprintable() or project_id.strip() != project_id:
         raise InvalidEvent("project_id", f"{project_id!r} has unprintable or edge whitespace")
+    team = record.get("team")
+    if team is not None and (
+        not team or len(team) > MAX_PROJECT_ID_LENGTH or not team.isprintable()
+    ):
+        raise InvalidEvent(
+            "team", f"{team!r} must be 1 to {MAX_PROJECT_ID_LENGTH} printable characters"
+        )
 
 
 def _rules_rfc(record: Mapping[str, Any]) -> None:

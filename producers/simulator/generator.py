@@ -189,10 +189,11 @@ class _ProjectRun:
         record: dict[str, Any] = {
             "event_id": "",
             "project_id": self.spec.project_id,
+            "team": self.spec.team,
             "occurred_at": int(t_ms),
             "source": "simulator",
             "actor": actor,
-            "schema_version": 1,
+            "schema_version": 2,
         }
         record.update(_FAMILY_DEFAULTS.get(family, {}))
         record.update(fields)

@@ -73,10 +73,11 @@ def test_emit_deployment_is_delivered_and_reads_back(kafka_settings: KafkaSettin
     assert Codec.default().decode(value).record == {
         "event_id": event_id,
         "project_id": "proj-ci",
+        "team": None,
         "occurred_at": 1_714_564_800_000,  # 2024-05-01T12:00:00Z
         "source": "ci",
         "actor": {"kind": "human", "name": "release-bot", "model": None},
-        "schema_version": 1,
+        "schema_version": 2,
         "type": "finished",
         "deployment_id": "dep-9",
         "environment": "production",

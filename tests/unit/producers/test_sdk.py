@@ -62,6 +62,7 @@ def client(sink: CapturingPublisher, clock: FakeClock) -> DevMetricsClient:
         "builder",
         model="model-x",
         clock=clock,
+        team="platform",
         new_id=lambda: next(ids),
     )
 
@@ -70,10 +71,11 @@ def envelope(n: int, occurred_at: int = T0_MS) -> dict[str, Any]:
     return {
         "event_id": f"00000000-0000-4000-8000-{n:012d}",
         "project_id": "proj-42",
+        "team": "platform",
         "occurred_at": occurred_at,
         "source": "agent",
         "actor": {"kind": "ai_agent", "name": "builder", "model": "model-x"},
-        "schema_version": 1,
+        "schema_version": 2,
     }
 
 

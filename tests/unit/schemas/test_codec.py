@@ -89,6 +89,7 @@ def test_missing_optional_fields_decode_as_their_defaults(codec: Codec) -> None:
         "remediates_incident_id",
         "started_at",
         "schema_version",
+        "team",
     ):
         del event[name]
     event["actor"] = {"kind": "human", "name": "ci"}
@@ -96,7 +97,8 @@ def test_missing_optional_fields_decode_as_their_defaults(codec: Codec) -> None:
     assert record["change_ids"] == []
     assert record["rolls_back_deployment_id"] is None
     assert record["started_at"] is None
-    assert record["schema_version"] == 1
+    assert record["schema_version"] == 2
+    assert record["team"] is None
     assert record["actor"] == {"kind": "human", "name": "ci", "model": None}
 
 
@@ -389,3 +391,32 @@ def test_default_codec_is_built_once() -> None:
 
 def test_sample_table_covers_every_event_family() -> None:
     assert sorted(EXAMPLES) == sorted(FAMILIES)
+
+
+def test_version_1_events_without_team_still_decode(codec: Codec) -> None:
+    """Messages written before `team` existed (schemas/history) read with team None."""
+    import json
+
+    from devmetrics.settings import REPO_ROOT
+    from schemas.codec import Codec as CodecClass
+
+    old_schema = json.loads((REPO_ROOT / "schemas/history/deployment.v1.avsc").read_text())
+    writer = CodecClass({"deployment": old_schema})
+    event = example_event("deployment", kind="planned")
+    del event["team"]
+    event["schema_version"] = 1
+    record = codec.decode(writer.encode("deployment", event)).record
+    assert record["team"] is None
+    assert record["deployment_id"] == event["deployment_id"]
+    assert codec.decode(writer.encode("deployment", event)).fingerprint != codec.fingerprint(
+        "deployment"
+    )
+
+
+@pytest.mark.parametrize("team", ["", "x" * 129, "bad\nteam"])
+def test_a_bad_team_is_named(codec: Codec, team: str) -> None:
+    event = example_event("deployment", kind="planned")
+    event["team"] = team
+    with pytest.raises(InvalidEvent) as info:
+        codec.encode("deployment", event)
+    assert info.value.field == "team"

@@ -94,3 +94,22 @@ def test_dashboard_provider_path_is_mounted(compose: dict[str, Any]) -> None:
     mounts = [v.split(":")[1] for v in compose["services"]["grafana"]["volumes"]]
     assert path in mounts
     assert Path(INFRA / "grafana" / "dashboards").is_dir()
+
+
+def test_secured_grafana_datasources_use_https_and_the_security_material() -> None:
+    from devmetrics.security.material import HTTP_USERS
+
+    defaults = StackSettings()
+    path = INFRA / "grafana" / "provisioning" / "datasources-secured" / "datasources.yml"
+    sources = {d["name"]: d for d in yaml.safe_load(path.read_text())["datasources"]}
+    assert {n: d["url"] for n, d in sources.items()} == {
+        "Prometheus": f"https://127.0.0.1:{defaults.prometheus_port}",
+        "VictoriaMetrics": f"https://127.0.0.1:{defaults.victoriametrics_port}",
+    }
+    for source in sources.values():
+        assert source["basicAuthUser"] in HTTP_USERS
+        secure = source["secureJsonData"]
+        assert secure["basicAuthPassword"] == (
+            f"$__file{{/etc/devmetrics/security/secrets/http-{source['basicAuthUser']}}}"
+        )
+        assert secure["tlsCACert"] == "$__file{/etc/devmetrics/security/ca.crt}"

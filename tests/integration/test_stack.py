@@ -8,40 +8,15 @@ import json
 import shutil
 import subprocess
 import time
-import urllib.parse
-import urllib.request
-from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from support.pipeline import prometheus_query, wait_for
 
 from devmetrics.stack.process import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())
-
-
-def _query(base: str, promql: str, **extra: str) -> list[dict[str, Any]]:
-    qs = urllib.parse.urlencode({"query": promql, **extra})
-    body = _get_json(f"{base}/api/v1/query?{qs}")
-    assert body["status"] == "success", body
-    return list(body["data"]["result"])
-
-
-def _wait_for(fn: Any, timeout_s: float = 60.0, interval_s: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        time.sleep(interval_s)
 
 
 def test_confluent_kafka_round_trip(kafka_settings, topics) -> None:
@@ -169,12 +144,16 @@ def test_prometheus_scrapes_and_victoriametrics_receives(monitoring_stack, uniqu
     try:
         monitoring_stack.add_targets("exporters", marker, [f"127.0.0.1:{port}"])
         promql = f'devmetrics_stack_probe{{probe="{marker}"}}'
-        result = _wait_for(lambda: _query(monitoring_stack.prometheus_url, promql), 60)
+        result = wait_for(
+            lambda: prometheus_query(monitoring_stack.prometheus_url, promql), 60, 0.5
+        )
         assert float(result[0]["value"][1]) == 42.5
         assert result[0]["metric"]["job"] == "devmetrics-exporters"
 
-        vm = _wait_for(
-            lambda: _query(monitoring_stack.victoriametrics_url, promql, latency_offset="1s"),
+        vm = wait_for(
+            lambda: prometheus_query(
+                monitoring_stack.victoriametrics_url, promql, latency_offset="1s"
+            ),
             90,
             1.0,
         )

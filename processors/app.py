@@ -236,14 +236,18 @@ def create_app(
 
     app.on_partitions_revoked.connect(_receiver(revoked))
 
-    async def publish(flush: bool) -> None:
+    async def publish(flush: bool, idle: bool = False) -> None:
         budget = None if flush else SNAPSHOT_BUDGET_S
-        for out in worker.publish_due(clock.now_ms(), flush=flush, budget_s=budget):
+        for out in worker.publish_due(clock.now_ms(), flush=flush, budget_s=budget, idle=idle):
             await state.send(key=out.key, value=out.value, partition=out.partition)
+
+    consumed_at_tick = {"events": 0}
 
     @app.timer(SNAPSHOT_TICK_S)
     async def snapshots() -> None:
-        await publish(flush=False)
+        idle = progress["events"] == consumed_at_tick["events"]
+        consumed_at_tick["events"] = progress["events"]
+        await publish(flush=False, idle=idle)
 
     @app.timer(LAG_TICK_S)
     async def measure_lag() -> None:

@@ -11,6 +11,7 @@ handler as one list, and its messages are acknowledged when the handler returns.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
@@ -63,6 +64,11 @@ class BatchConsumer(aiokafka_driver.Consumer):
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
                 return
             raise
         finally:

@@ -44,8 +44,8 @@ class ProcessorSettings(BaseModel):
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     """Where the worker serves /metrics; 0 turns it off."""
     metrics_host: str = "127.0.0.1"
-    batch_max: int = Field(default=2000, ge=1)
-    batch_within_s: float = Field(default=0.5, gt=0)
+    batch_max: int = Field(default=5000, ge=1)
+    """Most messages handed to the worker at once (one fetch); a batch writes a block once."""
     snapshot_min_interval_s: float = Field(default=5.0, ge=0)
     """A changed project is republished at most this often."""
     snapshot_refresh_s: float = Field(default=60.0, gt=0)
@@ -56,7 +56,8 @@ class ProcessorSettings(BaseModel):
     """Distinct projects one worker accepts; events of further projects are dead-lettered."""
     block_cache_size: int = Field(default=4096, ge=1)
     """Decoded hour blocks kept in memory between batches (the current hour of busy projects)."""
-    producer_linger_ms: int = Field(default=50, ge=0)
+    producer_linger_ms: int = Field(default=5, ge=0)
+    """Short: every batch waits for its changelog records to be acknowledged."""
     producer_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "gzip"
     producer_max_batch_bytes: int = Field(default=1_048_576, ge=16_384)
     slo: SloPolicy = SloPolicy()

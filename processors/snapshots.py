@@ -41,12 +41,16 @@ class SnapshotScheduler:
     def forget(self, project_id: str) -> None:
         self._projects.pop(project_id, None)
 
-    def due(self, now_ms: int, flush: bool = False) -> list[str]:
-        """Projects to publish now; with `flush`, every changed project regardless of rate."""
+    def due(self, now_ms: int, flush: bool = False, idle: bool = False) -> list[str]:
+        """Projects to publish now; with `flush`, every changed project regardless of rate.
+
+        `idle` (no events arrived since the last call) also lifts the rate limit: it only
+        saves work while more events are coming, so once they stop the state goes out at once.
+        """
         out = []
         for project, c in self._projects.items():
             age = None if c.last_published_ms is None else now_ms - c.last_published_ms
-            rate_ok = flush or age is None or age >= self.min_interval_ms
+            rate_ok = flush or idle or age is None or age >= self.min_interval_ms
             stale = self.live and not flush and (age is None or age >= self.refresh_ms)
             if (c.changed and rate_ok) or stale:
                 out.append(project)

@@ -347,12 +347,20 @@ class FoldWorker:
     # -- snapshots -----------------------------------------------------------------------
 
     def publish_due(
-        self, now_ms: int, flush: bool = False, budget_s: float | None = None
+        self,
+        now_ms: int,
+        flush: bool = False,
+        budget_s: float | None = None,
+        idle: bool = False,
     ) -> list[Outgoing]:
-        """Snapshots due now (all changed ones with `flush`), within a CPU budget per call."""
+        """Snapshots due now (all changed ones with `flush`), within a CPU budget per call.
+
+        `idle`: no events arrived since the last call, so changed projects need not wait out
+        the rate limit (`SnapshotScheduler.due`).
+        """
         out: list[Outgoing] = []
         started = time.perf_counter()
-        for project_id in self.scheduler.due(now_ms, flush):
+        for project_id in self.scheduler.due(now_ms, flush, idle):
             if budget_s is not None and time.perf_counter() - started > budget_s:
                 break
             out.append(self.snapshot(project_id, now_ms))

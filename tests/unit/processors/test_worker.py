@@ -190,3 +190,15 @@ def test_scheduler_rate_limits_and_refreshes() -> None:
     fixed.changed("b", 0)
     fixed.published("b", 0)
     assert fixed.due(10**9) == []
+
+
+def test_idle_lifts_the_rate_limit_but_keeps_the_refresh() -> None:
+    s = SnapshotScheduler(min_interval_ms=5_000, refresh_ms=60_000, live=True)
+    s.changed("a", arrived_ms=0)
+    s.published("a", 1_000)
+    s.changed("a", arrived_ms=1_500)
+    assert s.due(2_000) == []  # events still arriving: the rate limit holds
+    assert s.due(2_000, idle=True) == ["a"]  # none since the last tick: publish at once
+    s.published("a", 2_000)
+    assert s.due(3_000, idle=True) == []  # nothing changed
+    assert s.due(62_000, idle=True) == ["a"]  # the live refresh still applies

@@ -58,7 +58,7 @@ class ProcessorSettings(BaseModel):
     """Decoded hour blocks kept in memory between batches (the current hour of busy projects)."""
     producer_linger_ms: int = Field(default=5, ge=0)
     """Short: every batch waits for its changelog records to be acknowledged."""
-    producer_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "gzip"
+    producer_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "zstd"
     producer_max_batch_bytes: int = Field(default=1_048_576, ge=16_384)
     slo: SloPolicy = SloPolicy()
 

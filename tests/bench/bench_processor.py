@@ -1,7 +1,8 @@
 """Processor benchmarks (run with `pytest -m bench tests/bench/bench_processor.py -s`).
 
 1. Throughput: events/s through one worker, from the event topics to published state, next to
-   the raw confluent-kafka consume rate of the same topics in the same run.
+   the raw confluent-kafka consume rate of the same topics in the same run. A realistic
+   backfill: `BENCH_PROCESSOR_PROJECTS=50 BENCH_PROCESSOR_DAYS=14`.
 2. Memory: the RSS of the worker's state for the simulator's 1000 projects x 30 days (SLI
    samples every 300 s), measured: every event is generated, encoded and folded through the
    worker's own code (`FoldWorker.process`) in-process, without Kafka.
@@ -16,6 +17,7 @@ import os
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,6 +63,21 @@ def _rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def _bench_events() -> list[tuple[str, dict[str, object]]]:
+    """The backfill to time: the simulator's projects in event-time order, project by project
+    (`BENCH_PROCESSOR_DAYS` > 0, as `devmetrics simulate` produces them), or shuffled
+    synthetic events spread over 30 days (`BENCH_PROCESSOR_EVENTS`)."""
+    days = int(os.environ.get("BENCH_PROCESSOR_DAYS", "0"))
+    if not days:
+        return harness._backfill(projects=PROJECTS, per_project=EVENTS // PROJECTS, seed=11)
+    config = SimConfig(seed=1, start_ms=T - days * DAY_MS, end_ms=T, sli_interval_s=300)
+    return [
+        event
+        for index in range(1, PROJECTS + 1)
+        for event in generate_project(project_spec(config.seed, index), config)
+    ]
+
+
 def _raw_consume_rate(kafka: KafkaSettings, total: int) -> float:
     consumer = Consumer(
         {**client_config(kafka), "group.id": f"raw-{uuid.uuid4().hex}", "enable.auto.commit": False}
@@ -93,7 +110,7 @@ def _scrape(port: int) -> dict[str, float]:
 def test_throughput_against_raw_consume(
     kafka_settings: KafkaSettings, spawn: Callable[..., object]
 ) -> None:
-    events = harness._backfill(projects=PROJECTS, per_project=EVENTS // PROJECTS, seed=11)
+    events = _bench_events()
     with Publisher(kafka_settings) as publisher:
         for family, record in events:
             publisher.publish(family, record)
@@ -116,18 +133,38 @@ def test_throughput_against_raw_consume(
             break
         time.sleep(0.2)
     assert first_at is not None and done_at is not None, "the worker did not consume everything"
+    state_at = _wait_for_final_states(kafka_settings, events, deadline)
     rate = len(events) / max(done_at - first_at, 1e-3)
+    to_state = len(events) / max(state_at - first_at, 1e-3)
     print(
         json.dumps(
             {
                 "events": len(events),
                 "projects": PROJECTS,
+                "simulated_days": int(os.environ.get("BENCH_PROCESSOR_DAYS", "0")),
                 "worker_events_per_s": round(rate),
+                "worker_events_per_s_to_final_state": round(to_state),
                 "raw_consume_events_per_s": round(raw),
                 "ratio": round(rate / raw, 3),
             }
         )
     )
+
+
+def _wait_for_final_states(
+    kafka: KafkaSettings, events: list[tuple[str, dict[str, object]]], deadline: float
+) -> float:
+    """When every project's latest snapshot first carries all of its events (monotonic time)."""
+    expected = Counter(str(record["project_id"]) for _, record in events)
+    codec = Codec.default()
+    latest: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        for msg in harness._consume_all(kafka, Topics(kafka.topic_prefix).state):
+            latest[msg.key().decode()] = codec.decode(msg.value()).record["events_applied"]
+        if all(latest.get(p) == n for p, n in expected.items()):
+            return time.monotonic()
+        time.sleep(0.2)
+    raise AssertionError(f"snapshots incomplete: {len(latest)} of {len(expected)} projects seen")
 
 
 class _SizedStore:

@@ -310,7 +310,7 @@ def _incoming(message: Any) -> Incoming:
         key=message.key,
         value=message.value,
         timestamp_ms=int(message.timestamp * 1000),
-        headers=[(k, v) for k, v in (message.headers or [])],
+        headers=list(message.headers or ()),
         origin=_Via(message),
     )
 

@@ -37,9 +37,9 @@ from schemas.topics import Topics
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Incoming:
-    """One consumed message with its Kafka coordinates."""
+    """One consumed message with its Kafka coordinates (built per message: slots, not frozen)."""
 
     topic: str
     partition: int

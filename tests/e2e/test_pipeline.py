@@ -9,8 +9,11 @@ import uuid
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from support.pipeline import (
+    DUPLICATES,
     LONG_PROJECTS,
+    POISON,
     PROJECTS,
     Key,
     PipelineRun,
@@ -23,9 +26,10 @@ from support.pipeline import (
     wait_for,
 )
 
-from devmetrics.kafka_admin import ensure_topics
+from devmetrics.kafka_admin import client_config, ensure_topics
 from devmetrics.settings import KafkaSettings
 from producers.publisher import Publisher
+from schemas.topics import Topics
 
 pytestmark = pytest.mark.e2e
 
@@ -71,6 +75,38 @@ def test_state_snapshots_equal_the_truth_for_every_project_and_metric(
         compared += len(truth["metrics"])
     assert not problems, f"{len(problems)} projects differ: {dict(list(problems.items())[:5])}"
     assert compared > 100 * len(pipeline.truth)
+
+
+def test_poison_is_dead_lettered_and_duplicates_are_counted_once(pipeline: PipelineRun) -> None:
+    consumer = Consumer(
+        {
+            **client_config(pipeline.kafka),
+            "group.id": f"dlq-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+        }
+    )
+    topic = Topics(pipeline.kafka.topic_prefix)
+    consumer.assign(
+        [TopicPartition(topic.deadletter, p, 0) for p in range(pipeline.kafka.partitions)]
+    )
+    letters = []
+    deadline = time.monotonic() + 30
+    while len(letters) < POISON and time.monotonic() < deadline:
+        letters += [m for m in consumer.consume(100, timeout=0.5) if m.error() is None]
+    letters += [m for m in consumer.consume(100, timeout=2) if m.error() is None]
+    consumer.close()
+    assert sorted(m.value() for m in letters) == [
+        f"not an event {n}".encode() for n in range(POISON)
+    ]
+    for letter in letters:
+        headers = dict(letter.headers())
+        assert headers["dlq.reason"] == b"undecodable"
+        assert headers["dlq.topic"] == topic.events("deployment").encode()
+        assert int(headers["dlq.offset"]) >= 0
+    rejected = pipeline.query("sum(devmetrics_processor_events_rejected_total)")
+    duplicates = pipeline.query("sum(devmetrics_processor_events_duplicate_total)")
+    assert float(rejected[0]["value"][1]) == POISON
+    assert float(duplicates[0]["value"][1]) == DUPLICATES
 
 
 def test_every_scenario_is_present_among_the_long_projects(pipeline: PipelineRun) -> None:

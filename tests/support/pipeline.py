@@ -49,6 +49,8 @@ PROJECTS = int(os.environ.get("DEVMETRICS_E2E_PROJECTS", "1000"))
 LONG_PROJECTS = min(PROJECTS, int(os.environ.get("DEVMETRICS_E2E_LONG_PROJECTS", "200")))
 LONG_DAYS, SHORT_DAYS = 14, 1
 SEED = 11
+# Sent again and sent as garbage, in the first project: de-duplicated and dead-lettered.
+DUPLICATES, POISON = 5, 3
 SLI_INTERVAL_S = 300
 MINUTE_MS, DAY_MS = 60_000, 86_400_000
 
@@ -106,11 +108,22 @@ def run_backfill(kafka: KafkaSettings, as_of_ms: int) -> Backfill:
     spans = scenario_spans(as_of_ms)
     backfill = Backfill(as_of_ms)
     started = time.monotonic()
+    topics = Topics(kafka.topic_prefix)
+    sent = 0
     with Publisher(kafka) as publisher:
         for index in range(1, PROJECTS + 1):
             pid, events, project_spans = project_events(as_of_ms, index, spans)
             for family, event in events:
                 publisher.publish(family, event)
+            if index == 1:
+                # What real input also holds: producer retries and bytes that are no event.
+                for family, event in events[:DUPLICATES]:
+                    publisher.publish(family, event)
+                for n in range(POISON):
+                    publisher.publish_raw(
+                        topics.events("deployment"), pid.encode(), f"not an event {n}".encode()
+                    )
+                sent += DUPLICATES + POISON
             backfill.truth[pid] = {
                 "events": len(events),
                 "scenarios": [s.to_dict() for s in project_spans],
@@ -118,7 +131,7 @@ def run_backfill(kafka: KafkaSettings, as_of_ms: int) -> Backfill:
             }
             backfill.events += len(events)
         report = publisher.flush(120)
-    assert report.failed == 0 and report.acknowledged == backfill.events, report
+    assert report.failed == 0 and report.acknowledged == backfill.events + sent, report
     log.info(
         "backfill: %d events of %d projects in %.0f s",
         backfill.events,

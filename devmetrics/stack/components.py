@@ -275,8 +275,9 @@ class Kafka(Component):
             f"{self.libs}/*",
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cluster_id,
+            # One argument: a random id may start with "-", which a separate value would
+            # turn into an unknown option.
+            f"--cluster-id={cluster_id}",
             "-c",
             str(self.properties),
         ]

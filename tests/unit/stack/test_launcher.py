@@ -144,3 +144,25 @@ def test_start_and_stop_own_process(tmp_path: Path) -> None:
     assert managed.stop(timeout_s=5) is True
     assert not managed.running()
     assert not managed.pid_file.exists()
+
+
+def test_format_passes_a_dash_leading_cluster_id_as_one_argument(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """base64url ids may start with '-', which the storage tool would read as an option."""
+    import uuid
+
+    import devmetrics.stack.components as components
+
+    seen: list[list[str]] = []
+
+    class Done:
+        returncode, stdout, stderr = 0, "", ""
+
+    monkeypatch.setattr(components.uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xf8" + b"\0" * 15))
+    monkeypatch.setattr(components.subprocess, "run", lambda cmd, **kw: seen.append(cmd) or Done())
+    Kafka(_settings(tmp_path))._format(tmp_path / "data")
+    (cmd,) = seen
+    ids = [a for a in cmd if a.startswith("--cluster-id=")]
+    assert ids == ["--cluster-id=-AAAAAAAAAAAAAAAAAAAAA"]
+    assert "-t" not in cmd

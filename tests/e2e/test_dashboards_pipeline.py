@@ -24,6 +24,7 @@ ALLOWED = {
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(3000)
 def test_every_dashboard_query_returns_pipeline_data(pipeline: Any) -> None:
     live = Live(
         pipeline.prometheus_url,

@@ -31,7 +31,9 @@ from devmetrics.settings import KafkaSettings
 from producers.publisher import Publisher
 from schemas.topics import Topics
 
-pytestmark = pytest.mark.e2e
+# The first test pays for the whole pipeline's backfill (the session fixture), the shuffled
+# test for a second one: minutes each on two cores, beyond the default per-test timeout.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3000)]
 
 # Labels Prometheus adds to what a shard serves; not part of a snapshot's samples.
 TARGET_LABELS = {"job", "instance", "project"}

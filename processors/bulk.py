@@ -12,7 +12,7 @@ handler as one list, and its messages are acknowledged when the handler returns.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, cast
 
 import faust
@@ -35,10 +35,11 @@ class BatchConsumer(aiokafka_driver.Consumer):
         fetcher_stopped = cast(Any, fetcher)._stopped.is_set
         read_offset = self._read_offset
         acks_enabled_for = app.topics.acks_enabled_for
+        batch: list[Message] = []
         try:
             while not (consumer_stopped() or fetcher_stopped()):
                 self.diag.set_flag(_FETCHING)
-                batch: list[Message] = []
+                batch = []
                 # faust sleeps here too: getmany may otherwise never yield to the loop.
                 await self.sleep(0)
                 if not self.should_stop:
@@ -72,6 +73,9 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 return
             raise
         finally:
+            # Cancelled mid-batch (a rebalance restarts the fetcher): forget what was not
+            # acknowledged, or faust would wait for it before the next rebalance completes.
+            self._release(message for message in batch if not message.acked)
             self.diag.unset_flag(_FETCHING)
 
     async def _deliver(self, app: BatchApp, batch: list[Message]) -> None:
@@ -88,7 +92,11 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     self.ack(message)
                 await self._commit_if_due()
                 return
-        for message in batch:
+        self._release(batch)
+
+    def _release(self, messages: Iterable[Message]) -> None:
+        """Stop tracking messages that will not be acknowledged (they are read again)."""
+        for message in messages:
             self._unacked_messages.discard(message)
 
     async def _commit_if_due(self) -> None:

@@ -193,6 +193,7 @@ class _SizedStore:
         return []
 
 
+@pytest.mark.timeout(3600)  # about 15 minutes of CPU for 11 M events on the 2-core machine
 def test_memory_of_1000_simulated_projects_with_30_days() -> None:
     """The simulator's projects (30 days, SLI samples every 300 s) folded by the worker's code."""
     projects = int(os.environ.get("BENCH_MEMORY_PROJECTS", "1000"))

@@ -241,7 +241,7 @@ def create_app(
         for out in worker.publish_due(clock.now_ms(), flush=flush, budget_s=budget, idle=idle):
             await state.send(key=out.key, value=out.value, partition=out.partition)
 
-    consumed_at_tick = {"events": 0}
+    consumed_at_tick: dict[str, float] = {"events": 0}
 
     @app.timer(SNAPSHOT_TICK_S)
     async def snapshots() -> None:

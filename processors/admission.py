@@ -6,6 +6,7 @@ fields. Every refusal names a dead-letter reason (docs/processors.md lists them)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +22,13 @@ MISROUTED = "misrouted"
 PROJECT_CAP = "project_cap"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def partition_for(project_id: str, partitions: int) -> int:
-    """The partition of a project id: murmur2 of its UTF-8 bytes, as the Java client does."""
+    """The partition of a project id: murmur2 of its UTF-8 bytes, as the Java client does.
+
+    Cached: every event is checked, murmur2 is pure Python, and a worker holds a bounded
+    number of projects.
+    """
     return (murmur2(project_id.encode()) & 0x7FFFFFFF) % partitions
 
 

@@ -77,6 +77,7 @@ def state_record(
     last_event_at_ms: int | None,
     events_applied: int,
     samples: list[Sample],
+    team: str | None = None,
 ) -> dict[str, Any]:
     """The `state` family record (schemas/state.avsc) of one snapshot."""
     return {
@@ -85,7 +86,7 @@ def state_record(
         "computed_at": computed_at_ms,
         "last_event_at": last_event_at_ms,
         "events_applied": events_applied,
-        "team": None,
+        "team": team,
         "schema_version": STATE_SCHEMA_VERSION,
         "metrics": [{"name": s.name, "labels": s.labels, "value": s.value} for s in samples],
     }

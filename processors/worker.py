@@ -23,7 +23,7 @@ from processors.aggregators.blocks import (
     parse_block_key,
 )
 from processors.aggregators.ledger import expired_hours
-from processors.aggregators.rows import FAMILY_OF_ROW, Row, to_row
+from processors.aggregators.rows import FAMILY_OF_ROW, Row, TeamMark, team_mark, to_row
 from processors.aggregators.samples import HOUR_MS
 from processors.aggregators.state import ProjectState
 from processors.deadletter import DeadLetter, dead_letter
@@ -157,7 +157,7 @@ class FoldWorker:
         writes are accounted once per batch.
         """
         outcome = BatchOutcome()
-        by_project: dict[str, list[tuple[Row, Incoming]]] = {}
+        by_project: dict[str, list[tuple[Row, Incoming, TeamMark | None]]] = {}
         consumed: Counter[str] = Counter()
         offsets = self.consumed_offsets
         new_projects = 0  # projects of this batch not yet held
@@ -167,7 +167,7 @@ class FoldWorker:
             if message.offset > offsets.get(tp, -1):
                 offsets[tp] = message.offset
             try:
-                project_id, row = self._admit(message, now_ms, by_project, new_projects)
+                project_id, row, team = self._admit(message, now_ms, by_project, new_projects)
             except (CodecError, Rejected) as exc:
                 outcome.dead_letters.append(self._dead_letter(message, exc))
                 continue
@@ -175,7 +175,7 @@ class FoldWorker:
             if items is None:
                 items = by_project[project_id] = []
                 new_projects += project_id not in self.projects
-            items.append((row, message))
+            items.append((row, message, team))
         applied: Counter[str] = Counter()
         duplicates: Counter[str] = Counter()
         for project_id, items in by_project.items():
@@ -216,7 +216,7 @@ class FoldWorker:
 
     def _admit(
         self, message: Incoming, now_ms: int, batch_projects: dict[str, Any], new_projects: int
-    ) -> tuple[str, Row]:
+    ) -> tuple[str, Row, TeamMark | None]:
         family = self._family_of(message.topic)
         if message.value is None:
             raise Rejected("undecodable", "message has no value")
@@ -225,7 +225,8 @@ class FoldWorker:
         known = project_id in self.projects or project_id in batch_projects
         held = len(self.projects) + new_projects
         self.admission.check(record, message.key, message.partition, now_ms, known, held)
-        return project_id, to_row(family, record, self.settings.slo)
+        row = to_row(family, record, self.settings.slo)
+        return project_id, row, team_mark(row, record)
 
     def _project(self, project_id: str, partition: int) -> _Project:
         project = self.projects.get(project_id)
@@ -238,7 +239,7 @@ class FoldWorker:
     def _fold_project(
         self,
         project_id: str,
-        items: list[tuple[Row, Incoming]],
+        items: list[tuple[Row, Incoming, TeamMark | None]],
         now_ms: int,
         outcome: BatchOutcome,
         applied: Counter[str],
@@ -248,13 +249,15 @@ class FoldWorker:
         project = self._project(project_id, items[0][1].partition)
         via = project.via = items[-1][1].origin
         changed: dict[int, HourBlock] = {}
-        earliest_arrival = min(message.timestamp_ms for _, message in items)
+        earliest_arrival = min(message.timestamp_ms for _, message, _ in items)
         apply = project.state.apply
-        for row, _message in items:
+        for row, _message, team in items:
             hour = row.t // HOUR_MS
             block = changed.get(hour) or self._block(project_id, hour, via)
-            if block.add(row):
+            if block.add(row, team):
                 apply(row)
+                if team is not None:
+                    project.state.note_team(team)
                 project.hours.add(hour)
                 changed[hour] = block
                 applied[FAMILY_OF_ROW[type(row)]] += 1
@@ -326,6 +329,7 @@ class FoldWorker:
                 )
             for row in block.rows:
                 project.state.apply(row)
+            project.state.note_team(block.team)
             project.hours.add(hour)
         self.projects.update(loaded)
         for project_id in loaded:
@@ -380,6 +384,7 @@ class FoldWorker:
             project.state.last_event_at,
             project.state.events_applied,
             samples,
+            project.state.team,
         )
         value = self.codec.encode(STATE_FAMILY, record)
         pending_since = self.scheduler.published(project_id, now_ms)

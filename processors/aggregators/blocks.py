@@ -3,15 +3,24 @@
 A block holds the rows of the events of one project whose event time falls in one hour,
 de-duplicated by event key. Blocks are small (an hour of one project), so a batch rewrites
 only the blocks it touched; a re-sent event carries the same `occurred_at`, lands in the
-same block and is recognised there.
+same block and is recognised there. A block also keeps the winning team mark of its events
+(`latest_team`), so a project's team is rebuilt from its blocks like the rest of its state;
+blocks written without one read as having none.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
-from processors.aggregators.rows import Row, row_from_json, row_to_json
+from processors.aggregators.rows import (
+    Row,
+    TeamMark,
+    latest_team,
+    row_from_json,
+    row_to_json,
+)
 from processors.aggregators.samples import HOUR_MS
 
 BLOCK_FORMAT = 1
@@ -41,30 +50,38 @@ def parse_block_key(key: str) -> tuple[str, int]:
 
 
 class HourBlock:
-    """The de-duplicated rows of one project's hour."""
+    """The de-duplicated rows of one project's hour, and the team its events state."""
 
-    __slots__ = ("_keys", "rows")
+    __slots__ = ("_keys", "rows", "team")
 
-    def __init__(self, rows: Iterable[Row] = ()) -> None:
+    def __init__(self, rows: Iterable[Row] = (), team: TeamMark | None = None) -> None:
         self.rows: list[Row] = []
         self._keys: set[int] = set()
+        self.team = team
         for row in rows:
             self.add(row)
 
-    def add(self, row: Row) -> bool:
-        """Add the row unless an event with the same key is already in; True when added."""
+    def add(self, row: Row, team: TeamMark | None = None) -> bool:
+        """Add the row (and its event's team) unless its key is already in; True when added."""
         if row.key in self._keys:
             return False
         self._keys.add(row.key)
         self.rows.append(row)
+        if team is not None:
+            self.team = latest_team(self.team, team)
         return True
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def to_bytes(self) -> bytes:
-        """Compact JSON: {"v": format, "rows": [[family, t, key, ...], ...]}."""
-        body = {"v": BLOCK_FORMAT, "rows": [row_to_json(row) for row in self.rows]}
+        """Compact JSON: {"v": format, "rows": [[family, t, key, ...], ...], "team": mark}.
+
+        "team" ([t, key, team]) is left out when no event of the block stated one.
+        """
+        body: dict[str, Any] = {"v": BLOCK_FORMAT, "rows": [row_to_json(row) for row in self.rows]}
+        if self.team is not None:
+            body["team"] = list(self.team)
         return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
     @classmethod
@@ -73,7 +90,11 @@ class HourBlock:
             body = json.loads(data)
             if body["v"] != BLOCK_FORMAT:
                 raise BlockFormatError(f"block format {body['v']!r}, expected {BLOCK_FORMAT}")
-            return cls(row_from_json(item) for item in body["rows"])
+            team = body.get("team")
+            return cls(
+                (row_from_json(item) for item in body["rows"]),
+                None if team is None else TeamMark(int(team[0]), int(team[1]), str(team[2])),
+            )
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             if isinstance(exc, BlockFormatError):
                 raise

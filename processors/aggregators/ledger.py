@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from processors.aggregators.blocks import HourBlock, hour_of
-from processors.aggregators.rows import Row, to_row
+from processors.aggregators.rows import Row, TeamMark, team_mark, to_row
 from processors.aggregators.samples import HOUR_MS, RETENTION_MS, Sample
 from processors.aggregators.state import ProjectState
 from processors.settings import SloPolicy
@@ -36,13 +36,15 @@ class ProjectLedger:
             raise ValueError(
                 f"event of project {record['project_id']!r} folded into {self.project_id!r}"
             )
-        return self.fold_row(to_row(family, record, self.state.slo))
+        row = to_row(family, record, self.state.slo)
+        return self.fold_row(row, team_mark(row, record))
 
-    def fold_row(self, row: Row) -> bool:
+    def fold_row(self, row: Row, team: TeamMark | None = None) -> bool:
         block = self.blocks.setdefault(hour_of(row.t), HourBlock())
-        if not block.add(row):
+        if not block.add(row, team):
             return False
         self.state.apply(row)
+        self.state.note_team(team)
         return True
 
     def prune(self, as_of: int) -> None:

@@ -93,6 +93,23 @@ class SliRow(NamedTuple):
     """Requests within the service's latency threshold, for the latency SLO."""
 
 
+class TeamMark(NamedTuple):
+    """The team stated by one event, with that event's time and key to rank it."""
+
+    t: int
+    key: int
+    team: str
+
+
+def latest_team(a: TeamMark | None, b: TeamMark | None) -> TeamMark | None:
+    """The mark that wins: greater `t`, on ties the smaller key (order-independent)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if (a.t, -a.key) >= (b.t, -b.key) else b
+
+
 Row = RfcRow | TaskRow | ReviewRow | TestRunRow | ChangeRow | DeploymentRow | IncidentRow | SliRow
 
 ROW_TYPES: dict[str, type[Any]] = {
@@ -196,6 +213,12 @@ def to_row(family: str, record: Mapping[str, Any], slo: SloPolicy) -> Row:
                 _latency_good(record, threshold),
             )
     raise ValueError(f"unknown event family {family!r}")
+
+
+def team_mark(row: Row, record: Mapping[str, Any]) -> TeamMark | None:
+    """The event's team as a mark, or None when the event states none."""
+    team = record.get("team")
+    return None if team is None else TeamMark(row.t, row.key, team)
 
 
 def row_to_json(row: Row) -> list[Any]:

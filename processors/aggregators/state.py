@@ -23,7 +23,9 @@ from processors.aggregators.rows import (
     Row,
     SliRow,
     TaskRow,
+    TeamMark,
     TestRunRow,
+    latest_team,
 )
 from processors.aggregators.samples import MINUTE_MS, RETENTION_MS, Sample
 from processors.settings import SloPolicy
@@ -154,6 +156,8 @@ class ProjectState:
         self.sli: dict[str, SliSeries] = defaultdict(SliSeries)
         self.events_applied = 0
         self.last_event_at: int | None = None
+        self.team_mark: TeamMark | None = None
+        """The winning team statement of the held events (`latest_team`)."""
 
     def apply(self, row: Row) -> None:
         """Fold one (already de-duplicated) row into the state."""
@@ -165,9 +169,24 @@ class ProjectState:
         if self.last_event_at is None or row.t > self.last_event_at:
             self.last_event_at = row.t
 
+    def note_team(self, mark: TeamMark | None) -> None:
+        """Fold an event's (or a whole hour block's) team statement in; order does not matter."""
+        self.team_mark = latest_team(self.team_mark, mark)
+
+    @property
+    def team(self) -> str | None:
+        """The project's team: that of its latest event stating one; None if none did."""
+        return None if self.team_mark is None else self.team_mark.team
+
     def prune(self, as_of: int) -> None:
-        """Forget rows outside the retention (T - 31d, ...]; SLI hours wholly before it."""
+        """Forget rows outside the retention (T - 31d, ...]; SLI hours wholly before it.
+
+        The team goes too once its event is out: every other statement is older, so a
+        rebuild from the retained blocks finds none either.
+        """
         cutoff = as_of - RETENTION_MS
+        if self.team_mark is not None and self.team_mark.t <= cutoff:
+            self.team_mark = None
         for name in ("rfc", "task", "review", "test", "change", "deployment", "incident"):
             rows: list[Row] = getattr(self, name)
             if rows and min(r.t for r in rows) <= cutoff:

@@ -15,6 +15,7 @@ from support.pipeline import (
     LONG_PROJECTS,
     POISON,
     PROJECTS,
+    SEED,
     Key,
     PipelineRun,
     StateReader,
@@ -29,6 +30,7 @@ from support.pipeline import (
 from devmetrics.kafka_admin import client_config, ensure_topics
 from devmetrics.settings import KafkaSettings
 from producers.publisher import Publisher
+from producers.simulator import project_spec
 from schemas.topics import Topics
 
 # The first test pays for the whole pipeline's backfill (the session fixture), the shuffled
@@ -140,6 +142,14 @@ def test_prometheus_holds_dora_and_slo_series_of_every_project(pipeline: Pipelin
     assert projects_with("devmetrics_dora_tier") == PROJECTS
     assert projects_with("devmetrics_slo_requests") == with_slo
     assert with_slo >= PROJECTS * 0.95
+
+
+def test_project_info_carries_the_simulated_team(pipeline: PipelineRun) -> None:
+    specs = [project_spec(SEED, i) for i in range(1, PROJECTS + 1)]
+    teams = {spec.project_id: spec.team for spec in specs}
+    for pid in _sampled(pipeline, 10):
+        result = pipeline.query(f'devmetrics_project_info{{project="{pid}"}}')
+        assert [r["metric"].get("team") for r in result] == [teams[pid]], (pid, result)
 
 
 def _served(base: str, pid: str, **params: str) -> dict[Key, float]:

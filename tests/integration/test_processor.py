@@ -68,15 +68,22 @@ def _series(metrics: list[dict[str, Any]]) -> Series:
     return {(m["name"], tuple(sorted(m["labels"].items()))): m["value"] for m in metrics}
 
 
-def _reference(events: list[Event]) -> dict[str, tuple[int, Series]]:
-    """(distinct events, samples) per project from the pure state: what workers must publish."""
+Expected = dict[str, tuple[int, Series, str | None]]
+
+
+def _reference(events: list[Event]) -> Expected:
+    """(distinct events, samples, team) per project from the pure state: what workers publish."""
     codec = Codec.default()
     ledgers: dict[str, ProjectLedger] = {}
     for family, record in events:
         ledger = ledgers.setdefault(record["project_id"], ProjectLedger(record["project_id"]))
         ledger.fold(family, codec.decode(codec.encode(family, record)).record)
     return {
-        p: (ledger.state.events_applied, _series([s._asdict() for s in ledger.snapshot(T)]))
+        p: (
+            ledger.state.events_applied,
+            _series([s._asdict() for s in ledger.snapshot(T)]),
+            ledger.state.team,
+        )
         for p, ledger in ledgers.items()
     }
 
@@ -182,7 +189,7 @@ def _consume_all(kafka: KafkaSettings, topic: str) -> list[Any]:
 
 def _wait_for_states(
     kafka: KafkaSettings,
-    expected: dict[str, tuple[int, Series]],
+    expected: Expected,
     timeout_s: float,
     workers: list[WorkerProcess],
 ) -> dict[str, dict[str, Any]]:
@@ -195,7 +202,7 @@ def _wait_for_states(
             latest[msg.key().decode()] = codec.decode(msg.value()).record
         done = all(
             p in latest and latest[p]["events_applied"] == count
-            for p, (count, _) in expected.items()
+            for p, (count, _, _) in expected.items()
         )
         if done:
             return latest
@@ -206,15 +213,14 @@ def _wait_for_states(
     pytest.fail(f"states not complete after {timeout_s}s: {seen}")
 
 
-def _assert_states_match(
-    latest: dict[str, dict[str, Any]], expected: dict[str, tuple[int, Series]]
-) -> None:
+def _assert_states_match(latest: dict[str, dict[str, Any]], expected: Expected) -> None:
     assert set(latest) == set(expected)
-    for project, (count, series) in expected.items():
+    for project, (count, series, team) in expected.items():
         record = latest[project]
         assert record["as_of"] == T
         assert record["events_applied"] == count
         assert _series(record["metrics"]) == series, project
+        assert record["team"] == team, project
 
 
 def _backfill(projects: int, per_project: int, seed: int) -> list[Event]:
@@ -224,11 +230,17 @@ def _backfill(projects: int, per_project: int, seed: int) -> list[Event]:
         project = f"proj-{p}"
         for i in range(per_project):
             t = T - rng.randrange(1, 30 * D)
+            team = rng.choice([None, f"team-{p % 3}", f"team-{i % 5}"])
             kind = i % 3
             if kind == 0:
                 events.append(
                     _event(
-                        "deployment", t, project, deployment_id=f"d{i}", change_ids=[f"c{i + 1}"]
+                        "deployment",
+                        t,
+                        project,
+                        deployment_id=f"d{i}",
+                        change_ids=[f"c{i + 1}"],
+                        team=team,
                     )
                 )
             elif kind == 1:
@@ -239,6 +251,7 @@ def _backfill(projects: int, per_project: int, seed: int) -> list[Event]:
                         project,
                         change_id=f"c{i}",
                         committed_at=t - rng.randrange(D, 2 * D),
+                        team=team,
                     )
                 )
             else:
@@ -250,6 +263,7 @@ def _backfill(projects: int, per_project: int, seed: int) -> list[Event]:
                         project,
                         requests_total=total,
                         requests_good=total - rng.randrange(0, 2),
+                        team=team,
                     )
                 )
     rng.shuffle(events)
@@ -261,9 +275,10 @@ def test_one_worker_exact_state_dead_letters_and_duplicates(
 ) -> None:
     topics = Topics(kafka_settings.topic_prefix)
     good = [
-        _event("change", T - 3 * H, "alpha", change_id="c1", committed_at=T - 3 * H),
+        _event("change", T - 3 * H, "alpha", change_id="c1", committed_at=T - 3 * H, team="core"),
+        # The latest event of alpha states no team: the one before it decides.
         _event("deployment", T - 1 * H, "alpha", deployment_id="d1", change_ids=["c1"]),
-        _event("deployment", T - 2 * D, "alpha", deployment_id="d2", kind="hotfix"),
+        _event("deployment", T - 2 * D, "alpha", deployment_id="d2", kind="hotfix", team="old"),
         _event("deployment", T - 1 * D, "beta", deployment_id="d9"),  # exactly T - 1d
         _event("sli", T - 5 * M + 1, "beta", requests_total=100, requests_good=97),
         _event("sli", T, "beta", requests_total=50, requests_good=50),
@@ -312,6 +327,7 @@ def test_one_worker_exact_state_dead_letters_and_duplicates(
     assert beta[("devmetrics_slo_requests", five)] == 150.0
     assert beta[("devmetrics_slo_sli_ratio", five)] == 147 / 150
     assert latest["alpha"]["events_applied"] == 3 and latest["beta"]["events_applied"] == 3
+    assert (latest["alpha"]["team"], latest["beta"]["team"]) == ("core", None)
 
     letters = _consume_all(kafka_settings, topics.deadletter)
     by_reason = {dict(m.headers())["dlq.reason"].decode(): m for m in letters}

@@ -202,3 +202,24 @@ def test_idle_lifts_the_rate_limit_but_keeps_the_refresh() -> None:
     s.published("a", 2_000)
     assert s.due(3_000, idle=True) == []  # nothing changed
     assert s.due(62_000, idle=True) == ["a"]  # the live refresh still applies
+
+
+def test_published_team_is_the_latest_and_survives_a_rebuild(
+    codec: Codec, make_event: Factory
+) -> None:
+    store = MemoryBlockStore()
+    live = _worker(store)
+    events = [
+        make_event("rfc", T - 3 * H, schema_version=2, team="alpha"),
+        make_event("rfc", T - H, schema_version=2, team="beta"),
+        make_event("rfc", T - H // 2, schema_version=2, team=None),
+        make_event("rfc", T - 2 * H, schema_version=2, team="gamma"),
+    ]
+    live.process([_message(codec, "rfc", e) for e in events[:2]], T)
+    live.process([_message(codec, "rfc", e) for e in events[2:]], T)
+    (out,) = live.publish_due(T + 10, flush=True)
+    assert codec.decode(out.value).record["team"] == "beta"
+    rebuilt = _worker(store)
+    rebuilt.assign({partition_for("p1", PARTITIONS)}, T)
+    (again,) = rebuilt.publish_due(T + 20, flush=True)
+    assert codec.decode(again.value).record["team"] == "beta"

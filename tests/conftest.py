@@ -7,6 +7,7 @@ Alertmanager and VictoriaMetrics always come from the launcher (Debian packages)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -116,10 +117,9 @@ class MonitoringStack:
         tmp.rename(path)
 
 
-@pytest.fixture(scope="session")
-def monitoring_stack(test_stack_settings: Settings) -> Iterator[MonitoringStack]:
-    """Real Prometheus, Alertmanager and VictoriaMetrics started from the shipped configs."""
-    stack = Stack(test_stack_settings, only={"victoriametrics", "alertmanager", "prometheus"})
+@contextlib.contextmanager
+def _monitoring(settings: Settings) -> Iterator[MonitoringStack]:
+    stack = Stack(settings, only={"victoriametrics", "alertmanager", "prometheus"})
     stack.up()
     prom = stack.component("prometheus")
     try:
@@ -128,10 +128,27 @@ def monitoring_stack(test_stack_settings: Settings) -> Iterator[MonitoringStack]
             alertmanager_url=stack.component("alertmanager").endpoint.url,
             victoriametrics_url=stack.component("victoriametrics").endpoint.url,
             targets_dir=prom.targets_dir,  # type: ignore[attr-defined]
-            alert_webhook_url=test_stack_settings.stack.alert_webhook_url,
+            alert_webhook_url=settings.stack.alert_webhook_url,
         )
     finally:
         stack.down()
+
+
+@pytest.fixture(scope="session")
+def monitoring_stack(test_stack_settings: Settings) -> Iterator[MonitoringStack]:
+    """Real Prometheus, Alertmanager and VictoriaMetrics started from the shipped configs."""
+    with _monitoring(test_stack_settings) as monitoring:
+        yield monitoring
+
+
+@pytest.fixture(scope="module")
+def private_monitoring_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[MonitoringStack]:
+    """A monitoring stack of the module's own, for tests whose expectations depend on
+    everything Prometheus holds (what is firing, which targets exist)."""
+    with _monitoring(_stack_settings(tmp_path_factory.mktemp("private-stack"))) as monitoring:
+        yield monitoring
 
 
 @pytest.fixture

@@ -84,8 +84,10 @@ def _wait(
 
 @pytest.mark.integration
 def test_every_dashboard_query_returns_data(
-    kafka_settings: KafkaSettings, monitoring_stack: Any
+    kafka_settings: KafkaSettings, private_monitoring_stack: Any
 ) -> None:
+    # Its own Prometheus: which panels may be empty depends on every alert and target there.
+    monitoring_stack = private_monitoring_stack
     start = time.time()
     as_of_ms = int(start * 1000)
     _publish(kafka_settings, [_record(p, as_of_ms, i) for i, p in enumerate(PROJECTS)])

@@ -130,6 +130,15 @@ def test_every_dashboard_query_returns_data(
             "VictoriaMetrics to receive the recorded series",
             lambda: bool(live.instant(VICTORIAMETRICS_UID, "devmetrics:projects:count")),
         )
+        # Long-range panels read VictoriaMetrics: every series of the chosen project first.
+        everything = f'{{__name__=~"devmetrics.+", project="{CHOSEN}"}}'
+        _wait(
+            "VictoriaMetrics to hold every series of the chosen project",
+            lambda: (
+                len(live.instant(VICTORIAMETRICS_UID, everything))
+                >= len(live.instant("prometheus", everything))
+            ),
+        )
         time.sleep(12)  # a full rate window after the update
         live.end = time.time()
 

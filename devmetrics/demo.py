@@ -7,6 +7,8 @@ The demo is a composition root: it starts processes that users could start by ha
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import subprocess
 import sys
 import time
@@ -33,28 +35,54 @@ def _pipeline_process(stack: Stack, name: str) -> ManagedProcess:
     return ManagedProcess(name, home / "run", home / "logs" / f"{name}.log")
 
 
-def _start(stack: Stack, name: str, args: list[str]) -> None:
+def _role_env(settings: Settings, role: str) -> dict[str, str]:
+    """A pipeline process's Kafka identity: its role's credentials when the stack is secured."""
+    if not settings.security.enabled:
+        return {}
+    from devmetrics.security.material import Material, role_env
+
+    return role_env(Material(settings.security.dir), role)
+
+
+def _start(stack: Stack, name: str, args: list[str], role: str) -> None:
     proc = _pipeline_process(stack, name)
     if proc.running():
         _echo(f"{name}: already running")
         return
-    proc.start([sys.executable, "-m", "devmetrics", *args])
+    proc.start([sys.executable, "-m", "devmetrics", *args], env=_role_env(stack.settings, role))
     _echo(f"{name}: started (log {proc.log_file})")
 
 
-def _query(prometheus_url: str, promql: str) -> list[dict[str, Any]]:
-    qs = urllib.parse.urlencode({"query": promql})
-    try:
-        with urllib.request.urlopen(f"{prometheus_url}/api/v1/query?{qs}", timeout=10) as resp:
-            body = json.loads(resp.read())
-    except OSError:
-        return []
-    return list(body.get("data", {}).get("result", []))
+class _Prometheus:
+    """Instant queries, over HTTPS with the operator's login when the stack is secured."""
 
+    def __init__(self, settings: Settings, url: str) -> None:
+        self.url = url
+        self.headers: dict[str, str] = {}
+        self.context: ssl.SSLContext | None = None
+        if settings.security.enabled:
+            from devmetrics.security.material import Material
+            from devmetrics.security.tls import basic_auth_header, client_context
 
-def _scalar(prometheus_url: str, promql: str) -> float | None:
-    result = _query(prometheus_url, promql)
-    return float(result[0]["value"][1]) if result else None
+            material = Material(settings.security.dir)
+            self.context = client_context(material.ca_file)
+            self.headers["Authorization"] = basic_auth_header(
+                "operator", material.secret("http", "operator")
+            )
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        qs = urllib.parse.urlencode({"query": promql})
+        request = urllib.request.Request(f"{self.url}/api/v1/query?{qs}", headers=self.headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=self.context) as resp:
+                body = json.loads(resp.read())
+        except OSError:
+            return []
+        return list(body.get("data", {}).get("result", []))
+
+    def scalar(self, promql: str) -> float | None:
+        result = self.query(promql)
+        return float(result[0]["value"][1]) if result else None
 
 
 @click.command()
@@ -108,6 +136,7 @@ def demo(
     prom = stack.component("prometheus")
     targets: Path = prom.targets_dir  # type: ignore[attr-defined]
     prom_url = prom.endpoint.url
+    prometheus = _Prometheus(settings, prom_url)
 
     metrics_ports = []
     for i in range(workers):
@@ -127,6 +156,7 @@ def demo(
                 "--web-port",
                 "0",
             ],
+            role="processor",
         )
     (targets / "processors-demo.json").write_text(
         json.dumps([{"targets": [f"127.0.0.1:{p}" for p in metrics_ports]}])
@@ -146,6 +176,7 @@ def demo(
                 "--sd-file",
                 str(targets / f"exporters-{i}.json"),
             ],
+            role="exporter",
         )
 
     truth = home / "demo-truth.json"
@@ -166,6 +197,7 @@ def demo(
             "--truth",
             str(truth),
         ],
+        env={**os.environ, **_role_env(settings, "producer")},
         check=False,
     )
     if backfill.returncode != 0:
@@ -185,6 +217,7 @@ def demo(
                 str(seed + 1),
                 "--no-default-scenarios",
             ],
+            role="producer",
         )
 
     _echo(f"waiting for Prometheus to see {projects} projects")
@@ -192,22 +225,28 @@ def demo(
     deadline = time.monotonic() + wait_s
     seen = 0.0
     while time.monotonic() < deadline:
-        seen = _scalar(prom_url, seen_q) or 0.0
+        seen = prometheus.scalar(seen_q) or 0.0
         if seen >= projects:
             break
         _echo(f"Prometheus sees {seen:.0f} of {projects} projects")
         time.sleep(10)
-    _summary(stack, prom_url, projects, seen, shards, metrics_ports)
+    _summary(stack, prometheus, projects, seen, shards, metrics_ports)
 
 
 def _summary(
-    stack: Stack, prom_url: str, projects: int, seen: float, shards: int, metrics_ports: list[int]
+    stack: Stack,
+    prometheus: _Prometheus,
+    projects: int,
+    seen: float,
+    shards: int,
+    metrics_ports: list[int],
 ) -> None:
+    prom_url = prometheus.url
     overall = {
-        name: _scalar(prom_url, f'count(devmetrics_dora_tier{{metric="overall"}} == {v})')
+        name: prometheus.scalar(f'count(devmetrics_dora_tier{{metric="overall"}} == {v})')
         for v, name in ((4, "elite"), (3, "high"), (2, "medium"), (1, "low"))
     }
-    alerts = _query(prom_url, 'count by (alertname, tier) (ALERTS{alertstate="firing"})')
+    alerts = prometheus.query('count by (alertname, tier) (ALERTS{alertstate="firing"})')
     am = stack.component("alertmanager").endpoint.url
     click.echo("")
     click.echo(f"devmetrics is running: Prometheus sees {seen:.0f} of {projects} projects.")

@@ -23,8 +23,6 @@ from devmetrics.settings import Settings
 from devmetrics.stack import Stack, StackError
 from devmetrics.stack.process import ManagedProcess
 
-APP_ID = "devmetrics-demo"
-
 
 def _echo(msg: str) -> None:
     click.echo(f"demo: {msg}", err=True)
@@ -147,8 +145,6 @@ def demo(
             f"processor-{i}",
             [
                 "process",
-                "--app-id",
-                APP_ID,
                 "--data-dir",
                 str(home / f"processor-{i}"),
                 "--metrics-port",

@@ -81,6 +81,12 @@ def topic_specs(kafka: KafkaSettings) -> list[NewTopic]:
     return specs
 
 
+_NOT_OURS_TO_CREATE = (
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+)
+
+
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 30.0) -> list[str]:
     """Create whichever of the pipeline's topics are missing; return the names created."""
     admin = AdminClient(client_config(kafka))
@@ -94,7 +100,13 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 30.0) -> list[str]:
             future.result(timeout=timeout_s)
             created.append(name)
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            code = exc.args[0].code()
+            if code in _NOT_OURS_TO_CREATE:
+                # A secured client sees only the topics its ACLs allow and may not create
+                # any: the operator's admin role made them (`stack up`, `security setup`).
+                log.debug("topic %s is not visible to this client or not its to create", name)
+                continue
+            if code != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
     log.info("created topics: %s", ", ".join(sorted(created)) or "none")
     return created

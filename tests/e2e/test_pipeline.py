@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 import time
 import uuid
@@ -16,13 +15,16 @@ from support.pipeline import (
     POISON,
     PROJECTS,
     SEED,
+    SHARD_ONLY,
     Key,
     PipelineRun,
     StateReader,
+    differences,
     project_events,
     prometheus_query,
     scenario_spans,
     series,
+    served_series,
     start_worker,
     wait_for,
 )
@@ -36,32 +38,6 @@ from schemas.topics import Topics
 # The first test pays for the whole pipeline's backfill (the session fixture), the shuffled
 # test for a second one: minutes each on two cores, beyond the default per-test timeout.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3000)]
-
-# Labels Prometheus adds to what a shard serves; not part of a snapshot's samples.
-TARGET_LABELS = {"job", "instance", "project"}
-SHARD_ONLY = {
-    "devmetrics_project_info",
-    "devmetrics_state_as_of_timestamp_seconds",
-    "devmetrics_state_computed_timestamp_seconds",
-    "devmetrics_state_last_event_timestamp_seconds",
-    "devmetrics_state_events_applied_total",
-}
-
-
-def same_value(expected: float, got: float) -> bool:
-    """Counts and quantiles exactly; ratios and float sums to 1e-9 relative (docs/metrics.md)."""
-    return expected == got or math.isclose(expected, got, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def differences(expected: dict[Key, float], got: dict[Key, float]) -> list[str]:
-    out = [f"missing {k}={v}" for k, v in expected.items() if k not in got]
-    out += [f"unexpected {k}={v}" for k, v in got.items() if k not in expected]
-    out += [
-        f"{k}: expected {v}, got {got[k]}"
-        for k, v in expected.items()
-        if k in got and not same_value(v, got[k])
-    ]
-    return out
 
 
 def test_state_snapshots_equal_the_truth_for_every_project_and_metric(
@@ -153,21 +129,9 @@ def test_project_info_carries_the_simulated_team(pipeline: PipelineRun) -> None:
 
 
 def _served(base: str, pid: str, **params: str) -> dict[Key, float]:
-    result = prometheus_query(base, f'{{project="{pid}", __name__=~"devmetrics_.*"}}', **params)
-    return {
-        (
-            r["metric"]["__name__"],
-            tuple(
-                sorted(
-                    (k, v)
-                    for k, v in r["metric"].items()
-                    if k not in TARGET_LABELS and k != "__name__"
-                )
-            ),
-        ): float(r["value"][1])
-        for r in result
-        if r["metric"]["__name__"] not in SHARD_ONLY
-    }
+    return served_series(
+        prometheus_query(base, f'{{project="{pid}", __name__=~"devmetrics_.*"}}', **params)
+    )
 
 
 def _sampled(pipeline: PipelineRun, k: int) -> list[str]:

@@ -17,8 +17,6 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +31,16 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
+from support.secured import Secured, secured_stack
 
 from devmetrics.kafka_admin import client_config
-from devmetrics.security import BasicAuth, Material, basic_auth_header, init_material, role_env
-from devmetrics.security.pki import make_ca
+from devmetrics.security import BasicAuth, Material, basic_auth_header, role_env
 from devmetrics.security.tls import server_context
 from devmetrics.security.web import WEB_USERS
-from devmetrics.settings import KafkaSettings, load_settings
-from devmetrics.stack import Stack
-from devmetrics.stack.process import free_port
+from devmetrics.settings import KafkaSettings
 from exporters.runner import ShardOptions, ShardRunner
 from producers.publisher import Publisher
 from schemas.codec import Codec
-from schemas.topics import Topics
 
 pytestmark = pytest.mark.integration
 
@@ -54,58 +49,10 @@ H = 3_600_000
 PERSON = "Grace Hopper <grace@example.org>"
 
 
-@dataclass(frozen=True)
-class Secured:
-    stack: Stack
-    material: Material
-    untrusted_ca: Path
-    topics: Topics
-    app_id: str
-
-    def kafka(self, role: str) -> KafkaSettings:
-        return self.stack.kafka_settings_for(role)
-
-    def url(self, component: str) -> str:
-        return self.stack.component(component).endpoint.url
-
-
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    root = tmp_path_factory.mktemp("secured")
-    material, _ = init_material(root / "security", datetime.now(UTC))
-    other = make_ca("someone else's CA", datetime.now(UTC))
-    untrusted = root / "untrusted-ca.crt"
-    untrusted.write_bytes(other.cert_pem)
-    base = load_settings()
-    suffix = uuid.uuid4().hex[:8]
-    settings = base.model_copy(
-        update={
-            "stack": base.stack.model_copy(
-                update={
-                    "home": root / "stack",
-                    "kafka_port": free_port(),
-                    "kafka_controller_port": free_port(),
-                    "prometheus_port": free_port(),
-                    "alertmanager_port": free_port(),
-                    "victoriametrics_port": free_port(),
-                    "prometheus_scrape_interval": "1s",
-                    "kafka_heap": "512M",
-                    "alert_webhook_url": f"http://127.0.0.1:{free_port()}/alerts",
-                }
-            ),
-            "kafka": base.kafka.model_copy(
-                update={"topic_prefix": f"sec{suffix}", "partitions": 4}
-            ),
-            "processor": base.processor.model_copy(update={"app_id": f"sec-processor-{suffix}"}),
-            "security": base.security.model_copy(update={"enabled": True, "dir": material.root}),
-        }
-    )
-    stack = Stack(settings)
-    stack.up()
-    try:
-        yield Secured(stack, material, untrusted, Topics(f"sec{suffix}"), f"sec-processor-{suffix}")
-    finally:
-        stack.down()
+    with secured_stack(tmp_path_factory.mktemp("secured")) as stack:
+        yield stack
 
 
 class _Captured(logging.Handler):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -56,10 +57,55 @@ MINUTE_MS, DAY_MS = 60_000, 86_400_000
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
+# Labels Prometheus adds to what a shard serves; not part of a snapshot's samples.
+TARGET_LABELS = {"job", "instance", "project"}
+SHARD_ONLY = {
+    "devmetrics_project_info",
+    "devmetrics_state_as_of_timestamp_seconds",
+    "devmetrics_state_computed_timestamp_seconds",
+    "devmetrics_state_last_event_timestamp_seconds",
+    "devmetrics_state_events_applied_total",
+}
+
 
 def series(metrics: list[dict[str, Any]]) -> dict[Key, float]:
     """Samples keyed by (name, sorted labels), from a truth entry or a state record."""
     return {(m["name"], tuple(sorted(m["labels"].items()))): m["value"] for m in metrics}
+
+
+def served_series(result: list[dict[str, Any]]) -> dict[Key, float]:
+    """A query result's samples keyed like `series`, without target and shard-only series."""
+    return {
+        (
+            r["metric"]["__name__"],
+            tuple(
+                sorted(
+                    (k, v)
+                    for k, v in r["metric"].items()
+                    if k not in TARGET_LABELS and k != "__name__"
+                )
+            ),
+        ): float(r["value"][1])
+        for r in result
+        if r["metric"]["__name__"] not in SHARD_ONLY
+    }
+
+
+def same_value(expected: float, got: float) -> bool:
+    """Counts and quantiles exactly; ratios and float sums to 1e-9 relative (docs/metrics.md)."""
+    return expected == got or math.isclose(expected, got, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def differences(expected: dict[Key, float], got: dict[Key, float]) -> list[str]:
+    """What is missing, unexpected or unequal in `got` against `expected`, one line each."""
+    out = [f"missing {k}={v}" for k, v in expected.items() if k not in got]
+    out += [f"unexpected {k}={v}" for k, v in got.items() if k not in expected]
+    out += [
+        f"{k}: expected {v}, got {got[k]}"
+        for k, v in expected.items()
+        if k in got and not same_value(v, got[k])
+    ]
+    return out
 
 
 @dataclass
@@ -82,10 +128,13 @@ class Backfill:
 
 
 def project_events(
-    backfill_as_of: int, index: int, spans: dict[str, list[Any]]
+    backfill_as_of: int,
+    index: int,
+    spans: dict[str, list[Any]],
+    long_projects: int = LONG_PROJECTS,
 ) -> tuple[str, list[tuple[str, dict[str, Any]]], list[Any]]:
     """One project's events, exactly as the simulator's backfill makes them."""
-    days = LONG_DAYS if index <= LONG_PROJECTS else SHORT_DAYS
+    days = LONG_DAYS if index <= long_projects else SHORT_DAYS
     config = SimConfig(
         seed=SEED,
         start_ms=backfill_as_of - days * DAY_MS,
@@ -97,10 +146,10 @@ def project_events(
     return spec.project_id, generate_project(spec, config, project_spans), project_spans
 
 
-def scenario_spans(as_of_ms: int) -> dict[str, list[Any]]:
+def scenario_spans(as_of_ms: int, long_projects: int = LONG_PROJECTS) -> dict[str, list[Any]]:
     """Every problem scenario on a few of the 14-day projects (the simulator's default)."""
-    ids = [project_spec(SEED, i).project_id for i in range(1, LONG_PROJECTS + 1)]
-    return resolve_requests(default_requests(LONG_PROJECTS, SEED), ids, as_of_ms)
+    ids = [project_spec(SEED, i).project_id for i in range(1, long_projects + 1)]
+    return resolve_requests(default_requests(long_projects, SEED), ids, as_of_ms)
 
 
 def run_backfill(kafka: KafkaSettings, as_of_ms: int) -> Backfill:

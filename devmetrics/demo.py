@@ -21,16 +21,10 @@ import click
 
 from devmetrics.settings import Settings
 from devmetrics.stack import Stack, StackError
-from devmetrics.stack.process import ManagedProcess
 
 
 def _echo(msg: str) -> None:
     click.echo(f"demo: {msg}", err=True)
-
-
-def _pipeline_process(stack: Stack, name: str) -> ManagedProcess:
-    home = stack.settings.stack.home
-    return ManagedProcess(name, home / "run", home / "logs" / f"{name}.log")
 
 
 def _role_env(settings: Settings, role: str) -> dict[str, str]:
@@ -43,7 +37,7 @@ def _role_env(settings: Settings, role: str) -> dict[str, str]:
 
 
 def _start(stack: Stack, name: str, args: list[str], role: str) -> None:
-    proc = _pipeline_process(stack, name)
+    proc = stack.pipeline_process(name)
     if proc.running():
         _echo(f"{name}: already running")
         return

@@ -28,3 +28,5 @@ if ! python3 -c 'import devmetrics, faust, confluent_kafka, stochastic, pytest_t
   python3 -m pip install -q --disable-pip-version-check -e ".[test]"
   mkdir -p .cache && touch .cache/.installed
 fi
+# Under pyenv a new console script is reachable only once its shim exists.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi

@@ -147,13 +147,18 @@ class Stack:
             )
         return out
 
-    def pipeline_processes(self) -> list[ManagedProcess]:
-        """Processes the demo started beside the components (processors, shards, simulators)."""
+    def pipeline_process(self, name: str) -> ManagedProcess:
+        """A process started beside the components (processor, shard, simulator), by name."""
         home = self.settings.stack.home
+        return ManagedProcess(name, home / "run", home / "logs" / f"{name}.log")
+
+    def pipeline_processes(self) -> list[ManagedProcess]:
+        """The pipeline processes that have a pid file here."""
         names = {c.name for c in COMPONENTS}
+        run = self.settings.stack.home / "run"
         return [
-            ManagedProcess(p.stem, home / "run", home / "logs" / f"{p.stem}.log")
-            for p in sorted((home / "run").glob("*.pid"))
+            self.pipeline_process(p.stem)
+            for p in sorted(run.glob("*.pid"))
             if p.stem not in names
         ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -17,7 +18,12 @@ pytestmark = pytest.mark.integration
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["devmetrics", *args], env=env, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "devmetrics", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import click
 
 from devmetrics.settings import Settings
-from exporters.budget import DEFAULT_MAX_SERIES, DEFAULT_MAX_SERVICES, BudgetPolicy
 from exporters.errors import ExporterError
 from exporters.runner import DEFAULT_PORT, ShardOptions, ShardRunner
+from exporters.series import DEFAULT_MAX_SERVICES, ServicePolicy
 from exporters.shard import DEFAULT_MAX_PROJECTS
 
 
@@ -38,18 +38,12 @@ from exporters.shard import DEFAULT_MAX_PROJECTS
     help=f"Port to listen on [default: {DEFAULT_PORT} + shard].",
 )
 @click.option(
-    "--max-series",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_SERIES,
-    show_default=True,
-    help="Series budget per project.",
-)
-@click.option(
     "--max-services",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=1),
     default=DEFAULT_MAX_SERVICES,
     show_default=True,
-    help="Services per project whose SLOs are exported.",
+    help="Services per project whose SLOs are served (the busiest); above it an alert names "
+    "the project.",
 )
 @click.option(
     "--max-projects",
@@ -72,7 +66,6 @@ def export(
     shards: int,
     host: str,
     port: int | None,
-    max_series: int,
     max_services: int,
     max_projects: int,
     gzip_level: int,
@@ -87,7 +80,7 @@ def export(
             shards=shards,
             host=host,
             port=DEFAULT_PORT + shard if port is None else port,
-            policy=BudgetPolicy(max_series=max_series, max_services=max_services),
+            policy=ServicePolicy(max_services=max_services),
             gzip_level=gzip_level,
             sd_file=sd_file,
             max_projects=max_projects,

@@ -16,5 +16,5 @@ class RecordRejected(ExporterError):
         self.message = message
 
 
-class BudgetError(ExporterError):
-    """The series budget cannot hold the series the exporter must always serve."""
+class SeriesPolicyError(ExporterError):
+    """The series policy's options are unusable (a service cap below one)."""

@@ -11,16 +11,17 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from exporters.budget import (
+from exporters.series import (
     FAMILIES,
     FAMILY_INDEX,
     PROJECT_INFO,
+    SERVICES_CAPPED,
     STATE_AS_OF,
     STATE_COMPUTED,
     STATE_EVENTS,
     STATE_LAST_EVENT,
-    BudgetPolicy,
     Family,
+    ServicePolicy,
 )
 from exporters.snapshot import LabelPairs, ProjectSnapshot
 
@@ -72,9 +73,16 @@ def render_family(family: Family, samples: Sequence[tuple[LabelPairs, float]]) -
     return family_header(family).decode() + "".join(lines)
 
 
-_INFO, _AS_OF, _COMPUTED, _LAST_EVENT, _EVENTS = (
+_INFO, _AS_OF, _COMPUTED, _LAST_EVENT, _EVENTS, _CAPPED = (
     FAMILY_INDEX[f.name]
-    for f in (PROJECT_INFO, STATE_AS_OF, STATE_COMPUTED, STATE_LAST_EVENT, STATE_EVENTS)
+    for f in (
+        PROJECT_INFO,
+        STATE_AS_OF,
+        STATE_COMPUTED,
+        STATE_LAST_EVENT,
+        STATE_EVENTS,
+        SERVICES_CAPPED,
+    )
 )
 
 
@@ -94,10 +102,11 @@ class RenderedProject:
     parts: tuple[bytes, ...]
     series: int
     dropped: Mapping[str, int]
+    services_capped: int = 0
 
 
-def render_project(snapshot: ProjectSnapshot, policy: BudgetPolicy) -> RenderedProject:
-    """Render the budgeted series of one snapshot, grouped by family."""
+def render_project(snapshot: ProjectSnapshot, policy: ServicePolicy) -> RenderedProject:
+    """Render the served series of one snapshot, grouped by family."""
     project = f'project="{escape_label_value(snapshot.project_id)}"'
     lines: list[list[str]] = [[] for _ in FAMILIES]
 
@@ -111,16 +120,17 @@ def render_project(snapshot: ProjectSnapshot, policy: BudgetPolicy) -> RenderedP
     if snapshot.last_event_at_ms is not None:
         add(_LAST_EVENT, snapshot.last_event_at_ms / 1000)
     add(_EVENTS, float(snapshot.events_applied))
-    meta = sum(len(group) for group in lines)
-
-    selection = policy.select(snapshot, meta)
+    selection = policy.select(snapshot)
+    if selection.services_capped:
+        add(_CAPPED, float(selection.services_capped))
     for sample in selection.samples:
         add(sample.family, sample.value, sample.labels)
     return RenderedProject(
         project_id=snapshot.project_id,
         parts=tuple("".join(group).encode() for group in lines),
-        series=meta + len(selection.samples),
+        series=sum(len(group) for group in lines),
         dropped=selection.dropped,
+        services_capped=selection.services_capped,
     )
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -12,10 +10,11 @@ from pathlib import Path
 
 from devmetrics.kafka_admin import client_config
 from devmetrics.settings import KafkaSettings
-from exporters.budget import BudgetPolicy
+from devmetrics.targets import write_target_file
 from exporters.consumer import StateFollower, owned_partitions
 from exporters.errors import ExporterError
 from exporters.records import StateDecoder
+from exporters.series import ServicePolicy
 from exporters.server import Authenticator, make_server
 from exporters.shard import DEFAULT_MAX_PROJECTS, ShardState
 from schemas.topics import Topics
@@ -27,13 +26,13 @@ DEFAULT_PORT = 9400
 
 @dataclass(frozen=True)
 class ShardOptions:
-    """How one shard runs: its index, where it listens, its series budget."""
+    """How one shard runs: its index, where it listens, its service cap."""
 
     shard: int = 0
     shards: int = 1
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
-    policy: BudgetPolicy = field(default_factory=BudgetPolicy)
+    policy: ServicePolicy = field(default_factory=ServicePolicy)
     gzip_level: int = 6
     sd_file: Path | None = None
     """Where to write a Prometheus file_sd target file naming this shard (removed on stop)."""
@@ -91,7 +90,11 @@ class ShardRunner:
         for thread in self._threads:
             thread.start()
         if self.options.sd_file is not None:
-            _write_target_file(self.options.sd_file, self.address)
+            # The ``shard`` label is how several Prometheus servers split the shards
+            # (each keeps the shard numbers of its own, docs/alerting.md).
+            write_target_file(
+                self.options.sd_file, self.address, {"shard": str(self.options.shard)}
+            )
         log.info(
             "shard %d/%d serves %s://%s/metrics",
             self.options.shard,
@@ -132,11 +135,3 @@ class ShardRunner:
                 thread.join(timeout=10)
         if self.options.sd_file is not None:
             self.options.sd_file.unlink(missing_ok=True)
-
-
-def _write_target_file(path: Path, address: str) -> None:
-    """Write a file_sd target file atomically, so Prometheus never reads half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps([{"targets": [address], "labels": {}}]) + "\n")
-    os.replace(tmp, path)

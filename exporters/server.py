@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
+from devmetrics.security.tls import TLSThreadingHTTPServer
 from exporters.exposition import CONTENT_TYPE
 from exporters.shard import ShardState
 
@@ -38,20 +38,6 @@ class Authenticator(Protocol):
     realm: str
 
     def check(self, header: str | None) -> bool: ...
-
-
-class _TLSServer(ThreadingHTTPServer):
-    """Wraps each accepted connection in TLS; the handshake runs in the request's thread, so a
-    slow or hostile client never holds up the accept loop."""
-
-    tls: ssl.SSLContext
-
-    def get_request(self) -> tuple[socket.socket, object]:
-        conn, addr = super().get_request()
-        return self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        log.debug("connection from %s failed", client_address, exc_info=True)
 
 
 def make_server(
@@ -118,7 +104,7 @@ def make_server(
     if tls is None:
         server = ThreadingHTTPServer((host, port), Handler)
     else:
-        server = _TLSServer((host, port), Handler)
+        server = TLSThreadingHTTPServer((host, port), Handler)
         server.tls = tls
     server.daemon_threads = True
     return server

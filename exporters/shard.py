@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from exporters.budget import BudgetPolicy, Family
 from exporters.exposition import (
     RenderedProject,
     assemble,
@@ -24,6 +23,7 @@ from exporters.exposition import (
     render_summary,
 )
 from exporters.records import Tombstone, Upsert
+from exporters.series import DROP_SERVICE_CAP, DROP_UNKNOWN_FAMILY, Family, ServicePolicy
 from exporters.snapshot import LabelPairs
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,9 @@ KNOWN_REJECT_REASONS = (
     "invalid",
     "duplicate_series",
 )
-DROP_REASONS = ("series_cap", "service_cap")
-# Projects one shard serves at most: with at most 100 series each, 2M series per shard.
+DROP_REASONS = (DROP_SERVICE_CAP, DROP_UNKNOWN_FAMILY)
+# Projects one shard serves at most: with about 330 series each (three services), 6.6M
+# series per shard.
 DEFAULT_MAX_PROJECTS = 20_000
 PROJECT_CAP = "project_cap"
 # zlib window bits for a gzip header and trailer around the deflate stream.
@@ -72,7 +73,11 @@ PROJECTS = _f("devmetrics_exporter_projects", "Projects this shard serves.")
 SERIES = _f("devmetrics_exporter_series", "Project series this shard serves.")
 DROPPED = _f(
     "devmetrics_exporter_series_dropped",
-    "Series of the served snapshots left out by the per-project budget, by reason.",
+    "Series of the served snapshots not served (above the service cap, unknown family).",
+)
+CAPPED_PROJECTS = _f(
+    "devmetrics_exporter_projects_capped",
+    "Projects served with fewer services than they report (the per-project service cap).",
 )
 SCRAPE_SECONDS = _f(
     "devmetrics_exporter_scrape_duration_seconds", "Time to answer a scrape.", "summary"
@@ -115,7 +120,7 @@ class ShardState:
         self,
         shard: int,
         shards: int,
-        policy: BudgetPolicy,
+        policy: ServicePolicy,
         *,
         gzip_level: int = 6,
         clock: Callable[[], float] = time.perf_counter,
@@ -132,7 +137,8 @@ class ShardState:
         self._projects: dict[str, RenderedProject] = {}
         self._version = 0
         self._body: _Body | None = None
-        self._warned_over_budget: set[str] = set()
+        self._warned: set[str] = set()
+        self._capped_projects = 0
         self._snapshots = 0
         self._tombstones = 0
         self._rejected: Counter[str] = Counter(dict.fromkeys(KNOWN_REJECT_REASONS, 0))
@@ -171,13 +177,14 @@ class ShardState:
         started = self._clock()
         rendered = render_project(item.snapshot, self.policy)
         elapsed = self._clock() - started
-        if rendered.dropped and rendered.project_id not in self._warned_over_budget:
-            self._warned_over_budget.add(rendered.project_id)
+        if rendered.dropped and rendered.project_id not in self._warned:
+            self._warned.add(rendered.project_id)
             log.warning(
-                "project %r exceeds the series budget of %d; left out: %s (logged once)",
+                "project %r: %s series not served: %s (the service cap is %d; logged once)",
                 rendered.project_id,
-                self.policy.max_series,
+                sum(rendered.dropped.values()),
                 ", ".join(f"{n} by {reason}" for reason, n in sorted(rendered.dropped.items())),
+                self.policy.max_services,
             )
         with self._lock:
             self._snapshots += 1
@@ -191,10 +198,12 @@ class ShardState:
         if old is not None:
             self._series -= old.series
             self._dropped.subtract(old.dropped)
+            self._capped_projects -= old.services_capped > 0
         if rendered is not None:
             self._projects[project_id] = rendered
             self._series += rendered.series
             self._dropped.update(rendered.dropped)
+            self._capped_projects += rendered.services_capped > 0
         self._version += 1
 
     def reject(self, reason: str) -> None:
@@ -282,6 +291,7 @@ class ShardState:
                 (PROJECTS, [((), float(len(self._projects)))]),
                 (SERIES, [((), float(self._series))]),
                 (DROPPED, [((("reason", r),), float(n)) for r, n in sorted(self._dropped.items())]),
+                (CAPPED_PROJECTS, [((), float(self._capped_projects))]),
                 (LAST_SCRAPE_SECONDS, [((), self._last_scrape_seconds)]),
                 (LAST_BUILD_SECONDS, [((), self._last_build_seconds)]),
             ]

@@ -9,10 +9,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from exporters.budget import ACTORS, DORA_TIER_METRICS, DORA_WINDOWS, QUANTILES
+from exporters.series import (
+    ACTORS,
+    DORA_TIER_METRICS,
+    DORA_WINDOWS,
+    PROCESS_WINDOWS,
+    QUANTILES,
+)
 
-ALL_SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
-PROCESS_WINDOWS = ("1d", "7d")
 OBJECTIVES = {"availability": 0.999, "latency": 0.99}
 _WINDOW_SECONDS = {
     "5m": 300,

@@ -1,4 +1,10 @@
-"""AI-assisted development: RFC, task, review and test figures, ai_agent next to human."""
+"""AI-assisted development: RFC, task, review and test figures, ai_agent next to human.
+
+Every figure is shown for the 1d or the 7d window (the ``window`` variable), quantiles as p50
+and p90. Fleet and selection panels sum or rank across projects and read VictoriaMetrics;
+ratios there are weighted by their counts. The per-project table reads the selected
+datasource and shows the exported per-project figures as they are.
+"""
 
 from __future__ import annotations
 
@@ -8,93 +14,129 @@ from exporters.dashboards import variables
 from exporters.dashboards.kit import (
     PanelBuilder,
     Q,
+    Reads,
     bar_panel,
     dashboard,
     row,
     stat_panel,
+    table_panel,
     timeseries_panel,
 )
 from exporters.dashboards.promql import selected, series
 
 UID = "devmetrics-ai"
 ACTOR = "{{actor}}"
+WINDOW = "$window"
+QUANTILES = (("0.5", "p50"), ("0.9", "p90"))
 
 
-def _sum(name: str, **labels: str) -> str:
-    return f"sum by (actor) ({selected(series(name, window='7d', **labels))})"
+def _fleet_sum(name: str) -> str:
+    """Per actor, summed over every project."""
+    return f'sum by (actor) ({name}{{window="{WINDOW}"}})'
+
+
+def _sum(name: str) -> str:
+    """Per actor, summed over the selected projects."""
+    return f"sum by (actor) ({selected(series(name, window=WINDOW))})"
+
+
+def _per(numerator: str, denominator: str) -> str:
+    """Per actor, one selection sum over another (a ratio of counts, never a mean)."""
+    return f"{_sum(numerator)} / ({_sum(denominator)} > 0)"
 
 
 def _weighted(ratio: str, weight: str) -> str:
     """Per-actor ratio over the selection, weighted by each project's count."""
-    r, w = series(ratio, window="7d"), series(weight, window="7d")
+    r, w = series(ratio, window=WINDOW), series(weight, window=WINDOW)
     return (
         f"sum by (actor) ({selected(f'{r} * on (project, actor) {w}')})"
         f" / (sum by (actor) ({selected(w)}) > 0)"
     )
 
 
-def _median(name: str) -> str:
-    """Median over the selected projects of their p50, per actor."""
-    return f"quantile by (actor) (0.5, {selected(series(name, window='7d', quantile='0.5'))})"
+def _iterations() -> str:
+    """Mean iterations of the approved reviews: weighted by each project's approved reviews
+    (approval ratio x completed), which is exactly the mean over all approved reviews."""
+    iterations = series("devmetrics_review_iterations_per_change", window=WINDOW)
+    approval = series("devmetrics_review_approval_ratio", window=WINDOW)
+    completed = series("devmetrics_review_completed", window=WINDOW)
+    approved = f"({approval} * on (project, actor) {completed})"
+    return (
+        f"sum by (actor) ({selected(f'{iterations} * on (project, actor) {approved}')})"
+        f" / (sum by (actor) ({selected(approved)}) > 0)"
+    )
+
+
+def _median(name: str) -> list[Q]:
+    """Median over the selected projects of their p50 and of their p90, per actor."""
+    return [
+        Q(
+            f"quantile by (actor) (0.5, {selected(series(name, window=WINDOW, quantile=q))})",
+            f"{ACTOR} {label}",
+        )
+        for q, label in QUANTILES
+    ]
 
 
 def _mean(name: str) -> str:
-    return f"avg by (actor) ({selected(series(name, window='7d'))})"
+    return f"avg by (actor) ({selected(series(name, window=WINDOW))})"
 
 
-def _figures(panels: list[tuple[str, str, str, str]]) -> list[PanelBuilder]:
+def _figures(panels: list[tuple[str, str, str | list[Q], str]]) -> list[PanelBuilder]:
     return [
-        timeseries_panel(name, description, [Q(expr, ACTOR)], unit=unit, span=8)
+        timeseries_panel(
+            name,
+            description,
+            expr if isinstance(expr, list) else [Q(expr, ACTOR)],
+            unit=unit,
+            span=8,
+            reads=Reads.FLEET,
+        )
         for name, description, expr, unit in panels
     ]
 
 
-def build() -> db.Dashboard:
-    board = (
-        dashboard(
-            UID,
-            "devmetrics / AI-assisted development",
-            "How much of the work do AI agents do, and how well, next to people? RFCs, tasks, "
-            "reviews and tests over 7 days, split by actor (ai_agent / human).",
-            ["ai", "process"],
-        )
-        .with_variable(variables.team())
-        .with_variable(variables.project())
-    )
-    board = (
-        board.with_row(row("Fleet, 7 days"))
+AI_SHARE = (
+    f'sum(devmetrics_task_completed{{window="{WINDOW}", actor="ai_agent"}})'
+    f' / (sum(devmetrics_task_completed{{window="{WINDOW}"}}) > 0)'
+)
+
+
+def _fleet_row(board: db.Dashboard) -> db.Dashboard:
+    completed = _fleet_sum("devmetrics_task_completed")
+    failed = _fleet_sum("devmetrics_task_failed")
+    return (
+        board.with_row(row("Fleet ($window)"))
         .with_panel(
             stat_panel(
                 "Share of tasks completed by AI agents",
                 "All projects: ai_agent completed tasks / all completed tasks.",
-                [
-                    Q(
-                        'sum(actor:devmetrics_task_completed:sum{actor="ai_agent"})'
-                        " / (sum(actor:devmetrics_task_completed:sum) > 0)"
-                    )
-                ],
+                [Q(AI_SHARE)],
                 unit="percentunit",
                 span=6,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             bar_panel(
                 "Task success rate",
-                "Completed / (completed + failed), all projects.",
-                [Q("actor:devmetrics_task_success:ratio", ACTOR)],
+                "Completed / (completed + failed), summed over all projects.",
+                [Q(f"{completed} / (({completed} + {failed}) > 0)", ACTOR)],
                 unit="percentunit",
                 span=6,
                 height=4,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             bar_panel(
                 "Cost per completed task",
-                "Cost of completed and failed tasks / completed tasks, all projects.",
-                [Q("actor:devmetrics_task_cost_per_task_usd:ratio", ACTOR)],
+                "Cost of completed and failed tasks / completed tasks, summed over all projects.",
+                [Q(f"{_fleet_sum('devmetrics_task_cost_usd')} / ({completed} > 0)", ACTOR)],
                 unit="currencyUSD",
                 span=6,
                 height=4,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -103,137 +145,208 @@ def build() -> db.Dashboard:
                 "Tasks completed and failed, reviews, review findings, test runs and RFCs "
                 "submitted, all projects.",
                 [
-                    Q("actor:devmetrics_task_completed:sum", "tasks completed {{actor}}"),
-                    Q("actor:devmetrics_task_failed:sum", "tasks failed {{actor}}"),
-                    Q("actor:devmetrics_review_completed:sum", "reviews {{actor}}"),
-                    Q("actor:devmetrics_review_findings:sum", "findings {{actor}}"),
-                    Q("actor:devmetrics_test_runs:sum", "test runs {{actor}}"),
-                    Q("actor:devmetrics_rfc_submitted:sum", "RFCs {{actor}}"),
+                    Q(completed, "tasks completed {{actor}}"),
+                    Q(failed, "tasks failed {{actor}}"),
+                    Q(_fleet_sum("devmetrics_review_completed"), "reviews {{actor}}"),
+                    Q(_fleet_sum("devmetrics_review_findings"), "findings {{actor}}"),
+                    Q(_fleet_sum("devmetrics_test_runs"), "test runs {{actor}}"),
+                    Q(_fleet_sum("devmetrics_rfc_submitted"), "RFCs {{actor}}"),
                 ],
                 span=6,
                 height=8,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             timeseries_panel(
                 "Share of tasks completed by AI agents, 90 days",
-                "Long-term history from VictoriaMetrics.",
-                [
-                    Q(
-                        'sum(actor:devmetrics_task_completed:sum{actor="ai_agent"})'
-                        " / (sum(actor:devmetrics_task_completed:sum) > 0)",
-                        "ai_agent share",
-                    )
-                ],
+                "All projects: ai_agent completed tasks / all completed tasks, in the window.",
+                [Q(AI_SHARE, "ai_agent share")],
                 unit="percentunit",
                 span=24,
                 height=8,
-                long=True,
+                reads=Reads.HISTORY,
             )
         )
     )
-    sections = {
-        "Tasks (selection, 7d)": [
-            ("Tasks completed", "task.completed events.", _sum("devmetrics_task_completed"), ""),
-            ("Task attempts failed", "task.failed events.", _sum("devmetrics_task_failed"), ""),
-            (
-                "Task success rate",
-                "Completed / (completed + failed), from the counts.",
-                f"{_sum('devmetrics_task_completed')} / (({_sum('devmetrics_task_completed')}"
-                f" + {_sum('devmetrics_task_failed')}) > 0)",
-                "percentunit",
+
+
+SECTIONS: dict[str, list[tuple[str, str, str | list[Q], str]]] = {
+    "Tasks (selection, $window)": [
+        ("Tasks completed", "task.completed events.", _sum("devmetrics_task_completed"), ""),
+        ("Task attempts failed", "task.failed events.", _sum("devmetrics_task_failed"), ""),
+        (
+            "Task success rate",
+            "Completed / (completed + failed), from the counts.",
+            f"{_sum('devmetrics_task_completed')} / (({_sum('devmetrics_task_completed')}"
+            f" + {_sum('devmetrics_task_failed')}) > 0)",
+            "percentunit",
+        ),
+        (
+            "Task cycle time p50 and p90 (median project)",
+            "Start to completion: the median of the projects' p50 and of their p90.",
+            _median("devmetrics_task_cycle_time_seconds"),
+            "s",
+        ),
+        (
+            "Task cost",
+            "Cost of completed and failed tasks.",
+            _sum("devmetrics_task_cost_usd"),
+            "currencyUSD",
+        ),
+        (
+            "Cost per completed task",
+            "Cost / completed tasks, from the sums (the projects' own figure is "
+            "devmetrics_task_cost_per_task_usd, in the table below).",
+            _per("devmetrics_task_cost_usd", "devmetrics_task_completed"),
+            "currencyUSD",
+        ),
+    ],
+    "Reviews (selection, $window)": [
+        (
+            "Reviews completed",
+            "review.completed events, by reviewer.",
+            _sum("devmetrics_review_completed"),
+            "",
+        ),
+        (
+            "Review latency p50 and p90 (median project)",
+            "Request to completion: the median of the projects' p50 and of their p90.",
+            _median("devmetrics_review_latency_seconds"),
+            "s",
+        ),
+        (
+            "Review approval rate",
+            "Approved / completed, weighted by each project's completed reviews.",
+            _weighted("devmetrics_review_approval_ratio", "devmetrics_review_completed"),
+            "percentunit",
+        ),
+        (
+            "Review iterations per change",
+            "Mean iteration of the approved reviews, weighted by each project's approved reviews.",
+            _iterations(),
+            "",
+        ),
+        (
+            "Review findings",
+            "Findings reported by completed reviews (AI findings: ai_agent).",
+            _sum("devmetrics_review_findings"),
+            "",
+        ),
+        (
+            "Findings per review",
+            "Findings / completed reviews, from the sums.",
+            _per("devmetrics_review_findings", "devmetrics_review_completed"),
+            "",
+        ),
+    ],
+    "Tests (selection, $window)": [
+        ("Test runs", "test.run_completed events.", _sum("devmetrics_test_runs"), ""),
+        (
+            "Test duration p50 and p90 (median project)",
+            "Per-run duration: the median of the projects' p50 and of their p90.",
+            _median("devmetrics_test_duration_seconds"),
+            "s",
+        ),
+        (
+            "Test pass rate (mean project)",
+            "Mean over the selected projects of passed / (passed + failed).",
+            _mean("devmetrics_test_pass_ratio"),
+            "percentunit",
+        ),
+        (
+            "Flaky test rate (mean project)",
+            "Mean over the selected projects of flaky / (passed + failed).",
+            _mean("devmetrics_test_flaky_ratio"),
+            "percentunit",
+        ),
+        (
+            "Test coverage (mean project)",
+            "Mean over the selected projects of the runs' mean coverage.",
+            _mean("devmetrics_test_coverage_ratio"),
+            "percentunit",
+        ),
+    ],
+    "RFCs (selection, $window)": [
+        ("RFCs submitted", "rfc.submitted events.", _sum("devmetrics_rfc_submitted"), ""),
+        ("RFCs decided", "Accepted or rejected.", _sum("devmetrics_rfc_decided"), ""),
+        (
+            "RFC acceptance rate",
+            "Accepted / decided, weighted by each project's decided RFCs.",
+            _weighted("devmetrics_rfc_acceptance_ratio", "devmetrics_rfc_decided"),
+            "percentunit",
+        ),
+        (
+            "RFC time to decision p50 and p90 (median project)",
+            "Submission to final decision: the median of the projects' p50 and of their p90.",
+            _median("devmetrics_rfc_time_to_decision_seconds"),
+            "s",
+        ),
+        (
+            "Open RFC backlog",
+            "RFCs submitted in the last 30 days without a final decision, by submitter.",
+            f"sum by (actor) ({selected(series('devmetrics_rfc_open_backlog'))})",
+            "",
+        ),
+    ],
+}
+
+# The per-project table: (column, family, quantile or None, unit).
+PER_PROJECT: tuple[tuple[str, str, str | None, str], ...] = (
+    ("tasks completed", "devmetrics_task_completed", None, ""),
+    ("task success", "devmetrics_task_success_ratio", None, "percentunit"),
+    ("cost per task", "devmetrics_task_cost_per_task_usd", None, "currencyUSD"),
+    ("cycle p90", "devmetrics_task_cycle_time_seconds", "0.9", "s"),
+    ("review latency p90", "devmetrics_review_latency_seconds", "0.9", "s"),
+    ("review iterations", "devmetrics_review_iterations_per_change", None, ""),
+    ("test duration p90", "devmetrics_test_duration_seconds", "0.9", "s"),
+    ("RFC decision p90", "devmetrics_rfc_time_to_decision_seconds", "0.9", "s"),
+)
+
+
+def _per_project_table() -> PanelBuilder:
+    columns = [
+        (
+            column,
+            Q(
+                selected(
+                    series(family, window=WINDOW, quantile=quantile)
+                    if quantile
+                    else series(family, window=WINDOW)
+                )
             ),
-            (
-                "Task cycle time p50 (median project)",
-                "Start to completion.",
-                _median("devmetrics_task_cycle_time_seconds"),
-                "s",
-            ),
-            (
-                "Task cost",
-                "Cost of completed and failed tasks.",
-                _sum("devmetrics_task_cost_usd"),
-                "currencyUSD",
-            ),
-            (
-                "Cost per completed task",
-                "Cost / completed tasks.",
-                f"{_sum('devmetrics_task_cost_usd')} / ({_sum('devmetrics_task_completed')} > 0)",
-                "currencyUSD",
-            ),
-        ],
-        "Reviews (selection, 7d)": [
-            (
-                "Reviews completed",
-                "review.completed events, by reviewer.",
-                _sum("devmetrics_review_completed"),
-                "",
-            ),
-            (
-                "Review latency p50 (median project)",
-                "Request to completion.",
-                _median("devmetrics_review_latency_seconds"),
-                "s",
-            ),
-            (
-                "Review approval rate",
-                "Approved / completed, weighted by each project's completed reviews.",
-                _weighted("devmetrics_review_approval_ratio", "devmetrics_review_completed"),
-                "percentunit",
-            ),
-            (
-                "Review findings",
-                "Findings reported by completed reviews.",
-                _sum("devmetrics_review_findings"),
-                "",
-            ),
-        ],
-        "Tests (selection, 7d)": [
-            ("Test runs", "test.run_completed events.", _sum("devmetrics_test_runs"), ""),
-            (
-                "Test pass rate (mean project)",
-                "Mean over the selected projects of passed / (passed + failed).",
-                _mean("devmetrics_test_pass_ratio"),
-                "percentunit",
-            ),
-            (
-                "Flaky test rate (mean project)",
-                "Mean over the selected projects of flaky / (passed + failed).",
-                _mean("devmetrics_test_flaky_ratio"),
-                "percentunit",
-            ),
-            (
-                "Test coverage (mean project)",
-                "Mean over the selected projects of the runs' mean coverage.",
-                _mean("devmetrics_test_coverage_ratio"),
-                "percentunit",
-            ),
-        ],
-        "RFCs (selection, 7d)": [
-            ("RFCs submitted", "rfc.submitted events.", _sum("devmetrics_rfc_submitted"), ""),
-            ("RFCs decided", "Accepted or rejected.", _sum("devmetrics_rfc_decided"), ""),
-            (
-                "RFC acceptance rate",
-                "Accepted / decided, weighted by each project's decided RFCs.",
-                _weighted("devmetrics_rfc_acceptance_ratio", "devmetrics_rfc_decided"),
-                "percentunit",
-            ),
-            (
-                "RFC time to decision p50 (median project)",
-                "Submission to final decision.",
-                _median("devmetrics_rfc_time_to_decision_seconds"),
-                "s",
-            ),
-            (
-                "Open RFC backlog",
-                "RFCs submitted in the last 30 days without a final decision, by submitter.",
-                f"sum by (actor) ({selected(series('devmetrics_rfc_open_backlog'))})",
-                "",
-            ),
-        ],
-    }
-    for title, panels in sections.items():
+        )
+        for column, family, quantile, _unit in PER_PROJECT
+    ]
+    return table_panel(
+        "AI agents and people per project ($window)",
+        "The selected projects' own figures per actor, as exported: tasks, success rate, "
+        "cost per completed task, cycle time, review latency and iterations, test duration "
+        "and RFC decision time (p90).",
+        columns,
+        keys=("project", "actor"),
+        height=12,
+        sort_by="tasks completed",
+        units={column: unit for column, _f, _q, unit in PER_PROJECT if unit},
+    )
+
+
+def build() -> db.Dashboard:
+    board = (
+        dashboard(
+            UID,
+            "devmetrics / AI-assisted development",
+            "How much of the work do AI agents do, and how well, next to people? RFCs, tasks, "
+            "reviews and tests over 1 or 7 days, split by actor (ai_agent / human).",
+            ["ai", "process"],
+        )
+        .with_variable(variables.team())
+        .with_variable(variables.project())
+        .with_variable(variables.process_window())
+    )
+    board = _fleet_row(board)
+    for title, panels in SECTIONS.items():
         board = board.with_row(row(title))
         for panel in _figures(panels):
             board = board.with_panel(panel)
-    return board
+    return board.with_row(row("Per project ($window)")).with_panel(_per_project_table())

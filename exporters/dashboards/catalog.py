@@ -1,7 +1,9 @@
 """The metric names the system produces, read from the code that produces them.
 
-Three producers: an exporter shard (a real scrape body rendered from example snapshots),
-the processor worker (its metric registry) and Prometheus' recording rules (the rule files).
+Four producers: an exporter shard (a real scrape body rendered from example snapshots),
+the processor worker and the webhook receiver (their metric registries) and Prometheus'
+recording rules (the rule files, read as they are: only the shards' cost is recorded, every
+project figure is exported).
 Prometheus adds its own series per target and per alert. A dashboard may read nothing else.
 """
 
@@ -14,8 +16,9 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.budget import BudgetPolicy
+from exporters.exposition import assemble, render_project
 from exporters.records import Upsert
+from exporters.series import ServicePolicy
 from exporters.shard import ShardState
 from exporters.snapshot import snapshot_from_record
 from exporters.testing import example_record
@@ -53,10 +56,11 @@ class Catalog:
     processor: frozenset[str]
     recorded: frozenset[str]
     alerts: frozenset[str]
+    receiver: frozenset[str] = frozenset()
 
     @property
     def names(self) -> frozenset[str]:
-        return self.exporter | self.processor | self.recorded | PROMETHEUS_SERIES
+        return self.exporter | self.processor | self.receiver | self.recorded | PROMETHEUS_SERIES
 
 
 def exposition_names(text: str) -> frozenset[str]:
@@ -67,12 +71,15 @@ def exposition_names(text: str) -> frozenset[str]:
 
 
 def exporter_names() -> frozenset[str]:
-    """Every sample name of a real shard body: a one-service project (all of its budget)."""
-    state = ShardState(0, 1, BudgetPolicy())
+    """Every sample name of a real shard body (a one-service project), and the lines of a
+    project with one service more than the cap allows (the cap's own series)."""
+    state = ShardState(0, 1, ServicePolicy())
     state.apply(Upsert(snapshot_from_record(example_record("catalog", services=("api",)))))
     state.set_lag({0: 0}, caught_up=True)
     body, _encoding = state.scrape(accept_gzip=False)
-    return exposition_names(body.decode())
+    capped = snapshot_from_record(example_record("capped", services=("api", "web")))
+    over_cap = assemble([render_project(capped, ServicePolicy(max_services=1))])
+    return exposition_names(body.decode()) | exposition_names(over_cap.decode())
 
 
 def processor_names() -> frozenset[str]:
@@ -82,6 +89,18 @@ def processor_names() -> frozenset[str]:
     registry = CollectorRegistry()
     metrics = WorkerMetrics(registry)
     metrics.attach_state(lambda: {}, lambda: {})
+    return registry_names(registry)
+
+
+def receiver_names() -> frozenset[str]:
+    """Sample names of the webhook receiver's registry."""
+    from producers.receiver.telemetry import ReceiverTelemetry
+
+    return registry_names(ReceiverTelemetry().registry)
+
+
+def registry_names(registry: CollectorRegistry) -> frozenset[str]:
+    """Sample names of a registry's families, labelled or not (their types give suffixes)."""
     return frozenset(
         family.name + suffix for family in registry.collect() for suffix in _SUFFIXES[family.type]
     )
@@ -103,4 +122,4 @@ def rule_names(rules_dir: Path = RULES_DIR) -> tuple[frozenset[str], frozenset[s
 
 def load_catalog(rules_dir: Path = RULES_DIR) -> Catalog:
     recorded, alerts = rule_names(rules_dir)
-    return Catalog(exporter_names(), processor_names(), recorded, alerts)
+    return Catalog(exporter_names(), processor_names(), recorded, alerts, receiver_names())

@@ -8,6 +8,7 @@ from exporters.dashboards import variables
 from exporters.dashboards.kit import (
     SELECTED,
     Q,
+    Reads,
     bar_panel,
     dashboard,
     row,
@@ -25,6 +26,18 @@ CFR = series("devmetrics_dora_change_failure_ratio", window=WINDOW)
 REWORK = series("devmetrics_dora_rework_ratio", window=WINDOW)
 
 
+# The whole fleet, whatever the team and project variables hold.
+FLEET_DEPLOYS = f'devmetrics_dora_deployments{{window="{WINDOW}"}}'
+
+
+def _fleet_share(ratio: str) -> str:
+    """A fleet share of deployments: sum(ratio * deployments) / sum(deployments)."""
+    return (
+        f'sum({ratio}{{window="{WINDOW}"}} * on (project) {FLEET_DEPLOYS})'
+        f" / (sum({FLEET_DEPLOYS}) > 0)"
+    )
+
+
 def _quantile(name: str, q: str) -> str:
     return series(name, window=WINDOW, quantile=q)
 
@@ -32,7 +45,7 @@ def _quantile(name: str, q: str) -> str:
 def deployment_annotation() -> db.AnnotationQuery:
     """A mark wherever a selected project's 30d deployment count rose: a new deployment."""
     current = series("devmetrics_dora_deployments", window="30d")
-    earlier = current.replace("})", "} offset $__interval)")
+    earlier = f"{current} offset $__interval"
     return (
         db.AnnotationQuery()
         .name("Deployments")
@@ -69,6 +82,7 @@ def build() -> db.Dashboard:
                 "Deployments",
                 "Successful production deployments of the selected projects in the window.",
                 [Q(f"sum({selected(DEPLOYS)})")],
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -82,6 +96,7 @@ def build() -> db.Dashboard:
                     )
                 ],
                 unit="s",
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -91,6 +106,7 @@ def build() -> db.Dashboard:
                 [Q(weighted(CFR, DEPLOYS))],
                 unit="percentunit",
                 steps=((None, "green"), (0.05, "blue"), (0.2, "yellow"), (0.3, "red")),
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -104,6 +120,7 @@ def build() -> db.Dashboard:
                     )
                 ],
                 unit="s",
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -112,6 +129,7 @@ def build() -> db.Dashboard:
                 "Hotfix, rollback and remediation deployments / deployments, weighted.",
                 [Q(weighted(REWORK, DEPLOYS))],
                 unit="percentunit",
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -125,6 +143,7 @@ def build() -> db.Dashboard:
                         + ")"
                     )
                 ],
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -140,25 +159,21 @@ def build() -> db.Dashboard:
                     )
                 ],
                 span=8,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             timeseries_panel(
                 "Fleet deployments and failure shares",
-                "All projects: deployments per window, change failure and rework shares "
-                "weighted by deployments (recording rules).",
+                "All projects: deployments in the window, change failure and rework shares "
+                "weighted by deployments.",
                 [
-                    Q(
-                        f'window:devmetrics_dora_deployments:sum{{window="{WINDOW}"}}',
-                        "deployments",
-                    ),
-                    Q(
-                        f'window:devmetrics_dora_change_failure:ratio{{window="{WINDOW}"}}',
-                        "change failure rate",
-                    ),
-                    Q(f'window:devmetrics_dora_rework:ratio{{window="{WINDOW}"}}', "rework rate"),
+                    Q(f"sum({FLEET_DEPLOYS})", "deployments"),
+                    Q(_fleet_share("devmetrics_dora_change_failure_ratio"), "change failure rate"),
+                    Q(_fleet_share("devmetrics_dora_rework_ratio"), "rework rate"),
                 ],
                 span=16,
+                reads=Reads.FLEET,
             )
         )
     )
@@ -170,6 +185,7 @@ def build() -> db.Dashboard:
                 "Successful production deployments in the window, per team.",
                 [Q(f"sum by (team) ({with_team(DEPLOYS)})", "{{team}}")],
                 span=8,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -179,6 +195,7 @@ def build() -> db.Dashboard:
                 [Q(weighted(CFR, DEPLOYS, by_team=True), "{{team}}")],
                 unit="percentunit",
                 span=8,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -188,6 +205,7 @@ def build() -> db.Dashboard:
                 [Q(weighted(REWORK, DEPLOYS, by_team=True), "{{team}}")],
                 unit="percentunit",
                 span=8,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -203,6 +221,7 @@ def build() -> db.Dashboard:
                 ],
                 unit="s",
                 span=8,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -218,6 +237,7 @@ def build() -> db.Dashboard:
                 ],
                 unit="s",
                 span=8,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -232,6 +252,7 @@ def build() -> db.Dashboard:
                     )
                 ],
                 span=8,
+                reads=Reads.FLEET,
             )
         )
     )
@@ -256,6 +277,7 @@ def build() -> db.Dashboard:
                     *[(f"tier {metric}", q) for metric, q in tiers_by_metric],
                     ("tier overall", Q(series("devmetrics_dora_tier", metric="overall"))),
                 ],
+                keys=("project",),
                 height=12,
                 sort_by="tier overall",
                 units={
@@ -303,7 +325,7 @@ def build() -> db.Dashboard:
                     ),
                 ],
                 span=24,
-                long=True,
+                reads=Reads.HISTORY,
             )
         )
     )

@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 
 from exporters.dashboards.kit import (
     Q,
+    Reads,
     bar_panel,
     dashboard,
     row,
@@ -16,6 +17,9 @@ from exporters.dashboards.kit import (
 
 UID = "devmetrics-health"
 RATE = "[$__rate_interval]"
+# Every project once, from the info metric (the fleet panels read VictoriaMetrics).
+PROJECTS = "count(devmetrics_project_info)"
+BY_TEAM = "count by (team) (devmetrics_project_info)"
 
 
 def _quantiles(histogram: str, by: str = "") -> list[Q]:
@@ -42,23 +46,26 @@ def build() -> db.Dashboard:
         .with_panel(
             stat_panel(
                 "Projects reporting",
-                "Projects with a served state (devmetrics:projects:count).",
-                [Q("devmetrics:projects:count")],
+                "Projects with a served state: one devmetrics_project_info each.",
+                [Q(PROJECTS)],
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             stat_panel(
                 "Oldest state",
                 "Age of the oldest project state: how far behind the processors are.",
-                [Q("devmetrics:state_age_seconds:max")],
+                [Q("max(time() - devmetrics_state_as_of_timestamp_seconds)")],
                 unit="s",
                 steps=((None, "green"), (300, "yellow"), (900, "red")),
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             stat_panel(
                 "Exporter shards up",
-                "Shards Prometheus scrapes successfully, of those configured.",
+                "Shards Prometheus scrapes successfully, of those configured (choose "
+                "VictoriaMetrics to see the shards of every Prometheus server).",
                 [
                     Q('sum(up{job="devmetrics-exporters"})', "up"),
                     Q('count(up{job="devmetrics-exporters"})', "configured"),
@@ -86,33 +93,44 @@ def build() -> db.Dashboard:
                     )
                 ],
                 steps=((None, "green"), (1, "red")),
-                span=8,
+                span=4,
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Projects over the service cap",
+                "Projects reporting more services than the shards serve per project "
+                "(devmetrics_project_services_capped): their quietest services' SLOs have no "
+                "series and raise DevmetricsProjectServicesOverCap.",
+                [Q("count(devmetrics_project_services_capped > 0) or vector(0)")],
+                steps=((None, "green"), (1, "orange")),
+                span=4,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             bar_panel(
                 "Projects by team",
-                "Projects reporting per team (team:devmetrics_projects:count).",
-                [Q("sort_desc(team:devmetrics_projects:count)", "{{team}}")],
+                "Projects reporting per team.",
+                [Q(f"sort_desc({BY_TEAM})", "{{team}}")],
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             bar_panel(
                 "Projects by overall DORA tier",
-                "Projects per overall DORA tier over 30 days.",
-                [Q("devmetrics:dora_tier_projects:count", "{{tier}}")],
+                "Projects per overall DORA tier over 30 days (4 elite, 3 high, 2 medium, 1 low).",
+                [Q('count_values("tier", devmetrics_dora_tier{metric="overall"})', "{{tier}}")],
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             timeseries_panel(
                 "Projects reporting, 90 days",
-                "Long-term history from VictoriaMetrics.",
-                [
-                    Q("devmetrics:projects:count", "projects"),
-                    Q("team:devmetrics_projects:count", "{{team}}"),
-                ],
+                "Projects reporting, in all and per team.",
+                [Q(PROJECTS, "projects"), Q(BY_TEAM, "{{team}}")],
                 span=8,
-                long=True,
+                reads=Reads.HISTORY,
             )
         )
     )
@@ -231,7 +249,7 @@ def build() -> db.Dashboard:
             )
         )
     )
-    return (
+    board = (
         board.with_row(row("Exporter shards"))
         .with_panel(
             timeseries_panel(
@@ -288,10 +306,12 @@ def build() -> db.Dashboard:
         .with_panel(
             timeseries_panel(
                 "Series served and dropped",
-                "Project series served, and series left out by the per-project budget.",
+                "Project series served, series of the snapshots left out (above the service "
+                "cap, unknown family), and projects served with fewer services than they report.",
                 [
                     Q("devmetrics:exporter_series:sum", "served"),
                     Q("sum by (reason) (devmetrics_exporter_series_dropped)", "dropped {{reason}}"),
+                    Q("sum(devmetrics_exporter_projects_capped)", "projects capped"),
                     Q('sum(scrape_samples_scraped{job="devmetrics-exporters"})', "scraped samples"),
                 ],
                 span=8,
@@ -366,6 +386,75 @@ def build() -> db.Dashboard:
                 height=8,
                 sort_by="alertname",
                 descending=False,
+            )
+        )
+    )
+    return _receiver(board)
+
+
+def _receiver(board: db.Dashboard) -> db.Dashboard:
+    """The webhook receivers (`devmetrics receive`): what comes in, what is refused, how fast."""
+    return (
+        board.with_row(row("Webhook receiver"))
+        .with_panel(
+            timeseries_panel(
+                "Webhook requests",
+                "Requests answered per second, by source and HTTP status.",
+                [
+                    Q(
+                        f"sum by (source, status) (rate(devmetrics_receiver_requests_total{RATE}))",
+                        "{{source}} {{status}}",
+                    )
+                ],
+                unit="reqps",
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Events mapped",
+                "Events published from webhooks per second, by source, family and type.",
+                [
+                    Q(
+                        "sum by (source, family, type) "
+                        f"(rate(devmetrics_receiver_events_total{RATE}))",
+                        "{{source}} {{family}} {{type}}",
+                    )
+                ],
+                unit="ops",
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Webhooks refused and ignored",
+                "Refused (bad signature, malformed, unmappable, too large) and ignored webhooks "
+                "per second, by source and reason; dead letters among them.",
+                [
+                    Q(
+                        f"sum by (source, reason) (rate(devmetrics_receiver_rejected_total{RATE}))",
+                        "refused {{source}} {{reason}}",
+                    ),
+                    Q(
+                        f"sum by (source, reason) (rate(devmetrics_receiver_ignored_total{RATE}))",
+                        "ignored {{source}} {{reason}}",
+                    ),
+                    Q(
+                        f"sum by (source) (rate(devmetrics_receiver_dead_letters_total{RATE}))",
+                        "dead-lettered {{source}}",
+                    ),
+                ],
+                unit="ops",
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Publish latency",
+                "From producing a webhook's events to the broker's last acknowledgement.",
+                _quantiles("devmetrics_receiver_publish_seconds"),
+                unit="s",
+                span=8,
             )
         )
     )

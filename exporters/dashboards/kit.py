@@ -1,13 +1,17 @@
 """Small builders over grafana-foundation-sdk: the few panel, query and variable shapes we use.
 
-Every dashboard reads the datasource variable ``datasource`` (Prometheus by default, or
-VictoriaMetrics for long ranges); long-range panels name VictoriaMetrics directly.
+A panel reads one of three ways (``Reads``): the dashboard's ``datasource`` variable
+(Prometheus by default) for per-project figures; VictoriaMetrics for fleet-wide figures,
+because with several Prometheus servers each holds only the projects of its shards and only
+VictoriaMetrics holds them all; VictoriaMetrics over 90 days for history. Every panel's
+description ends with the sentence naming what it reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import TypeVar
 
 from grafana_foundation_sdk.builders import bargauge, stat, table, timeseries
@@ -25,9 +29,22 @@ VICTORIAMETRICS_UID = "victoriametrics"
 DATASOURCE_VAR = "datasource"
 
 SELECTED = dm.DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VAR}}}")
-LONG_TERM = dm.DataSourceRef(type_val="prometheus", uid=VICTORIAMETRICS_UID)
-# How far back the long-range panels look (VictoriaMetrics keeps 400 days).
+VICTORIAMETRICS = dm.DataSourceRef(type_val="prometheus", uid=VICTORIAMETRICS_UID)
+# How far back the history panels look (VictoriaMetrics keeps 400 days).
 LONG_RANGE = "90d"
+
+
+class Reads(Enum):
+    """Which datasource a panel reads; the value is the sentence its description ends with."""
+
+    SELECTED = "Reads the selected datasource (Prometheus by default)."
+    FLEET = "Reads VictoriaMetrics (fleet-wide: the projects of every Prometheus server)."
+    HISTORY = "Reads VictoriaMetrics (fleet-wide, 90 days)."
+
+    @property
+    def datasource(self) -> dm.DataSourceRef:
+        return SELECTED if self is Reads.SELECTED else VICTORIAMETRICS
+
 
 PanelBuilder = cogbuilder.Builder[dm.Panel]
 P = TypeVar("P", timeseries.Panel, stat.Panel, bargauge.Panel, table.Panel)
@@ -72,14 +89,15 @@ def _thresholds(steps: Sequence[tuple[float | None, str]]) -> db.ThresholdsConfi
 
 
 def _common(
-    panel: P, title: str, description: str, unit: str, span: int, height: int, long: bool
+    panel: P, title: str, description: str, unit: str, span: int, height: int, reads: Reads
 ) -> P:
-    panel = panel.title(title).description(description).span(span).height(height)
+    panel = panel.title(title).description(f"{description} {reads.value}")
+    panel = panel.span(span).height(height).datasource(reads.datasource)
     if unit:
         panel = panel.unit(unit)
-    if long:
-        return panel.datasource(LONG_TERM).time_from(LONG_RANGE)
-    return panel.datasource(SELECTED)
+    if reads is Reads.HISTORY:
+        return panel.time_from(LONG_RANGE)
+    return panel
 
 
 def timeseries_panel(
@@ -90,9 +108,9 @@ def timeseries_panel(
     unit: str = "",
     span: int = 12,
     height: int = 8,
-    long: bool = False,
+    reads: Reads = Reads.SELECTED,
 ) -> timeseries.Panel:
-    """A time series panel of range queries; ``long`` reads VictoriaMetrics over 90 days."""
+    """A time series panel of range queries."""
     panel = timeseries.Panel().legend(
         common_builders.VizLegendOptions()
         .display_mode(common.LegendDisplayMode.TABLE)
@@ -100,7 +118,7 @@ def timeseries_panel(
         .show_legend(True)
         .calcs(["lastNotNull", "max"])
     )
-    panel = _common(panel, title, description, unit, span, height, long)
+    panel = _common(panel, title, description, unit, span, height, reads)
     return _with_targets(panel, queries)
 
 
@@ -114,6 +132,7 @@ def stat_panel(
     height: int = 4,
     steps: Sequence[tuple[float | None, str]] = ((None, "text"),),
     mappings: Iterable[dm.ValueMap] = (),
+    reads: Reads = Reads.SELECTED,
 ) -> stat.Panel:
     """A single-value panel: instant queries, last value, coloured by ``steps``."""
     panel = (
@@ -125,7 +144,7 @@ def stat_panel(
     )
     if mappings:
         panel = panel.mappings(list(mappings))
-    panel = _common(panel, title, description, unit, span, height, long=False)
+    panel = _common(panel, title, description, unit, span, height, reads)
     return _with_targets(panel, [Q(q.expr, q.legend, instant=True) for q in queries])
 
 
@@ -139,6 +158,7 @@ def bar_panel(
     height: int = 8,
     steps: Sequence[tuple[float | None, str]] = ((None, "blue"),),
     mappings: Iterable[dm.ValueMap] = (),
+    reads: Reads = Reads.SELECTED,
 ) -> bargauge.Panel:
     """Horizontal bars, one per series of instant queries: rankings and breakdowns."""
     panel = (
@@ -150,7 +170,7 @@ def bar_panel(
     )
     if mappings:
         panel = panel.mappings(list(mappings))
-    panel = _common(panel, title, description, unit, span, height, long=False)
+    panel = _common(panel, title, description, unit, span, height, reads)
     return _with_targets(panel, [Q(q.expr, q.legend, instant=True) for q in queries])
 
 
@@ -165,8 +185,19 @@ def table_panel(
     descending: bool = True,
     units: dict[str, str] | None = None,
     mappings: dict[str, Iterable[dm.ValueMap]] | None = None,
+    reads: Reads = Reads.SELECTED,
+    keys: Sequence[str] = (),
 ) -> table.Panel:
-    """A table joining instant queries on their labels, one named column per query."""
+    """A table joining instant queries on their labels, one named column per query.
+
+    With ``keys``, each query is reduced to those labels (``max by (keys)``), so that the
+    columns of different families (other names, quantile labels) join into one row per key.
+    """
+    if keys:
+        by = ", ".join(keys)
+        columns = [
+            (name, Q(f"max by ({by}) ({q.expr})", q.legend, q.instant)) for name, q in columns
+        ]
     rename = {f"Value #{chr(ord('A') + i)}": name for i, (name, _q) in enumerate(columns)}
     if len(columns) == 1:
         rename = {"Value": columns[0][0]}
@@ -198,7 +229,7 @@ def table_panel(
         panel = panel.override_by_name(
             name, [dm.DynamicConfigValue(id_val="mappings", value=list(maps))]
         )
-    panel = _common(panel, title, description, "", span, height, long=False)
+    panel = _common(panel, title, description, "", span, height, reads)
     return _with_targets(panel, [q for _name, q in columns], as_table=True)
 
 
@@ -219,7 +250,7 @@ def row(title: str) -> db.Row:
 
 
 def datasource_variable() -> db.DatasourceVariable:
-    """Prometheus (default, recent data) or VictoriaMetrics (long ranges) for every panel."""
+    """Prometheus (default) or VictoriaMetrics for the panels that read the selected datasource."""
     return (
         db.DatasourceVariable(DATASOURCE_VAR)
         .label("Data source")
@@ -235,12 +266,14 @@ def query_variable(
     *,
     multi: bool = True,
     include_all: bool = True,
+    reads: Reads = Reads.SELECTED,
 ) -> db.QueryVariable:
-    """A variable whose values come from a label_values() query on the selected datasource."""
+    """A variable whose values come from a label_values() query (the selected datasource, or
+    VictoriaMetrics on a dashboard of fleet panels only)."""
     variable = (
         db.QueryVariable(name)
         .label(label)
-        .datasource(SELECTED)
+        .datasource(reads.datasource)
         .query({"query": query, "refId": f"{name}-values", "qryType": 1})
         .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dm.VariableSort.ALPHABETICAL_CASE_INSENSITIVE_ASC)

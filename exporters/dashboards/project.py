@@ -1,6 +1,6 @@
 """One project: every series its exporter shard serves, chosen by the project variable.
 
-The panels follow the exporter's family list (exporters.budget.FAMILIES), so a family added
+The panels follow the exporter's family list (exporters.series.FAMILIES), so a family added
 there shows up here on the next generation.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from exporters.budget import FAMILIES, META_FAMILIES, Family
 from exporters.dashboards import variables
 from exporters.dashboards.kit import (
     PanelBuilder,
@@ -19,6 +18,7 @@ from exporters.dashboards.kit import (
     table_panel,
     timeseries_panel,
 )
+from exporters.series import FAMILIES, META_FAMILIES, SERVICES_CAPPED, Family
 
 UID = "devmetrics-project"
 ONE = 'project="$project"'
@@ -26,20 +26,15 @@ ONE = 'project="$project"'
 SECTIONS = (
     ("DORA", "devmetrics_dora_"),
     ("SLO", "devmetrics_slo_"),
-    ("Tasks (7d)", "devmetrics_task_"),
-    ("Reviews (7d)", "devmetrics_review_"),
-    ("Tests (7d)", "devmetrics_test_"),
-    ("RFCs (7d)", "devmetrics_rfc_"),
-)
-_RECORDED_SLO = (
-    ("SLI per window", "devmetrics:slo_sli:ratio", "percentunit"),
-    ("Burn rate per window", "devmetrics:slo_burn_rate:ratio", ""),
-    ("SLI over the SLO period", "devmetrics:slo_period_sli:ratio", "percentunit"),
+    ("Tasks (1d, 7d)", "devmetrics_task_"),
+    ("Reviews (1d, 7d)", "devmetrics_review_"),
+    ("Tests (1d, 7d)", "devmetrics_test_"),
+    ("RFCs (1d, 7d)", "devmetrics_rfc_"),
 )
 
 
 def _one(name: str) -> str:
-    return f"max without (instance, job) ({name}{{{ONE}}})"
+    return f"{name}{{{ONE}}}"
 
 
 def unit_of(name: str) -> str:
@@ -96,7 +91,7 @@ def build() -> db.Dashboard:
                 "Project",
                 "The project's descriptive attributes (devmetrics_project_info).",
                 [("info", Q(_one("devmetrics_project_info")))],
-                span=6,
+                span=8,
                 height=4,
             )
         )
@@ -107,7 +102,6 @@ def build() -> db.Dashboard:
                 [Q(f"time() - {_one('devmetrics_state_as_of_timestamp_seconds')}")],
                 unit="s",
                 steps=((None, "green"), (300, "yellow"), (900, "red")),
-                span=6,
             )
         )
         .with_panel(
@@ -117,7 +111,6 @@ def build() -> db.Dashboard:
                 [Q(f"time() - {_one('devmetrics_state_last_event_timestamp_seconds')}")],
                 unit="s",
                 steps=((None, "green"), (1800, "red")),
-                span=6,
             )
         )
         .with_panel(
@@ -125,7 +118,15 @@ def build() -> db.Dashboard:
                 "Events applied",
                 "Distinct events folded into the project's state.",
                 [Q(_one("devmetrics_state_events_applied_total"))],
-                span=6,
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Services over the cap",
+                "Services whose SLOs are not served: above the shards' per-project service cap "
+                f"({SERVICES_CAPPED.name}, present only when above 0).",
+                [Q(f"{_one(SERVICES_CAPPED.name)} or vector(0)")],
+                steps=((None, "green"), (1, "orange")),
             )
         )
         .with_panel(
@@ -147,8 +148,7 @@ def build() -> db.Dashboard:
                 "Rate at which the project's events reach its state.",
                 [
                     Q(
-                        "max without (instance, job) (rate(devmetrics_state_events_applied_total"
-                        f"{{{ONE}}}[$__rate_interval]))",
+                        f"rate({_one('devmetrics_state_events_applied_total')}[$__rate_interval])",
                         "events/s",
                     )
                 ],
@@ -162,15 +162,4 @@ def build() -> db.Dashboard:
         for family in FAMILIES:
             if family.name.startswith(prefix):
                 board = board.with_panel(_family_panel(family))
-        if prefix == "devmetrics_slo_":
-            for panel_title, name, unit in _RECORDED_SLO:
-                board = board.with_panel(
-                    timeseries_panel(
-                        panel_title,
-                        f"Derived by Prometheus from the exported counts ({name}).",
-                        [Q(f"{name}{{{ONE}}}", legend_of("devmetrics_slo_"))],
-                        unit=unit,
-                        span=8,
-                    )
-                )
     return board

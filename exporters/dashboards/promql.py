@@ -1,8 +1,11 @@
-"""PromQL text: the selection snippets the dashboards share, and reading metric names back.
+"""PromQL text: the selection snippets the dashboards share, and reading expressions back.
 
-The snippets drop the target labels (instance, job) first, as the recording rules do: a
-project is served by one shard but moves when shards are added. The reader finds every
-series selector in an expression, so a test can check each name against what is produced.
+A project's series carry no target labels (Prometheus drops ``instance`` and ``job`` at
+scrape from every series with a ``project`` label), so a project's series are the same
+wherever its shard runs and the snippets select the exported families directly. The reader
+finds every series selector and every aggregation in an expression, so a test can check
+each name against what is produced, and that a query summing or ranking across projects
+reads VictoriaMetrics.
 """
 
 from __future__ import annotations
@@ -14,16 +17,14 @@ from exporters.errors import ExporterError
 
 # The selection of the team and project variables, as a filter (`and on (project)`) or as a
 # join that adds the team label (`* on (project) group_left (team)`).
-PROJECTS = (
-    'max without (instance, job) (devmetrics_project_info{team=~"$team", project=~"$project"})'
-)
-TEAM_PROJECTS = 'max without (instance, job) (devmetrics_project_info{team=~"$team"})'
+PROJECTS = 'devmetrics_project_info{team=~"$team", project=~"$project"}'
+TEAM_PROJECTS = 'devmetrics_project_info{team=~"$team"}'
 
 
 def series(name: str, **labels: str) -> str:
-    """One exported family without target labels, restricted to the selected projects."""
+    """One exported family, restricted to the selected projects."""
     matchers = ", ".join(['project=~"$project"', *(f'{k}="{v}"' for k, v in labels.items())])
-    return f"max without (instance, job) ({name}{{{matchers}}})"
+    return f"{name}{{{matchers}}}"
 
 
 def selected(expr: str, projects: str = PROJECTS) -> str:
@@ -58,6 +59,26 @@ _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:\\.|[^
 # Keywords followed by a parenthesised label list, and the other non-name words of PromQL.
 _LABEL_LISTS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right"})
 _WORDS = frozenset({"bool", "and", "or", "unless", "offset", "atan2", "inf", "nan"})
+_GROUPINGS = frozenset({"by", "without"})
+# PromQL's aggregation operators (https://prometheus.io/docs/prometheus/latest/querying/operators/).
+AGGREGATIONS = frozenset(
+    {
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
+        "limitk",
+        "limit_ratio",
+    }
+)
 
 
 class PromQLReadError(ExporterError):
@@ -224,3 +245,59 @@ def variable_expression(query: str) -> tuple[str, str]:
     if match is None:
         raise PromQLReadError(f"variable query {query!r} is not label_values(expr, label)")
     return match.group("expr"), match.group("label")
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregation:
+    """An aggregation of an expression: operator, ``by`` / ``without`` (or None), labels."""
+
+    op: str
+    clause: str | None = None
+    labels: frozenset[str] = frozenset()
+
+    def keeps(self, label: str) -> bool:
+        """Whether the aggregation's result still tells series apart by ``label``."""
+        if self.clause == "by":
+            return label in self.labels
+        if self.clause == "without":
+            return label not in self.labels
+        # topk, bottomk and limitk keep the labels of the series they pick, but pick across them.
+        return False
+
+
+def _label_list(tokens: list[tuple[str, str]], start: int) -> tuple[frozenset[str], int]:
+    """Labels of the parenthesised list opening at ``start``, and the index past it."""
+    end = _skip_parens(tokens, start)
+    return frozenset(text for kind, text in tokens[start:end] if kind == "ident"), end
+
+
+def _grouping(tokens: list[tuple[str, str]], at: int) -> str | None:
+    """``by`` or ``without`` if the token at ``at`` opens a grouping clause."""
+    if at < len(tokens) and tokens[at][0] == "ident" and tokens[at][1].lower() in _GROUPINGS:
+        return tokens[at][1].lower()
+    return None
+
+
+def aggregations(expr: str) -> list[Aggregation]:
+    """Every aggregation of an expression, in order, with its grouping clause."""
+    tokens = _tokens(_BUILTIN.sub("1m", expr))
+    found: list[Aggregation] = []
+    for i, (kind, text) in enumerate(tokens):
+        if kind != "ident" or text.lower() not in AGGREGATIONS:
+            continue
+        j, labels = i + 1, frozenset[str]()
+        clause = _grouping(tokens, j)  # sum by (x) (...)
+        if clause is not None:
+            labels, j = _label_list(tokens, j + 1)
+        if j >= len(tokens) or tokens[j] != ("paren", "("):
+            continue  # a metric or label named like an operator
+        end = _skip_parens(tokens, j)
+        if clause is None and (clause := _grouping(tokens, end)) is not None:  # sum (...) by (x)
+            labels, _end = _label_list(tokens, end + 1)
+        found.append(Aggregation(text.lower(), clause, labels))
+    return found
+
+
+def across_projects(expr: str) -> bool:
+    """Whether the expression sums, counts or ranks series of several projects together."""
+    return any(not aggregation.keeps("project") for aggregation in aggregations(expr))

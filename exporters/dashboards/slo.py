@@ -7,6 +7,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 from exporters.dashboards import variables
 from exporters.dashboards.kit import (
     Q,
+    Reads,
     bar_panel,
     dashboard,
     query_variable,
@@ -20,20 +21,30 @@ from exporters.dashboards.promql import PROJECTS
 UID = "devmetrics-slo"
 BURN_ALERT = "DevmetricsSLOErrorBudgetBurn"
 SCOPE = 'project=~"$project", service=~"$service", slo=~"$slo"'
-SLI = f"devmetrics:slo_sli:ratio{{{SCOPE}}}"
 BUDGET_STEPS = ((None, "red"), (0, "orange"), (0.25, "yellow"), (0.5, "green"))
+WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
+FLEET_WINDOWS = 'window=~"1h|1d|3d|30d"'
 
 
 def _in_selection(expr: str) -> str:
     return f"({expr}) and on (project) {PROJECTS}"
 
 
-def _five_minutes(name: str) -> str:
-    return _in_selection(f'{name}{{{SCOPE}, window="5m"}}')
+def _scoped(name: str, **labels: str) -> str:
+    """An exported SLO family of the selected projects, services and SLOs."""
+    extra = "".join(f', {k}="{v}"' for k, v in labels.items())
+    return _in_selection(f"{name}{{{SCOPE}{extra}}}")
 
 
 def _burn(window: str) -> str:
-    return _in_selection(f'devmetrics:slo_burn_rate:ratio{{{SCOPE}, window="{window}"}}')
+    return _scoped("devmetrics_slo_burn_rate", window=window)
+
+
+def _sli_weighted(good: str, total: str) -> str:
+    """Good over total requests summed per SLO kind and window (traffic-weighted, never a
+    mean of SLIs)."""
+    by = "slo, window"
+    return f"sum by ({by}) ({good}) / (sum by ({by}) ({total}) > 0)"
 
 
 def build() -> db.Dashboard:
@@ -51,19 +62,19 @@ def build() -> db.Dashboard:
             query_variable(
                 "service",
                 "Service",
-                'label_values(devmetrics:slo_requests:max{project=~"$project"}, service)',
+                'label_values(devmetrics_slo_requests{project=~"$project"}, service)',
             )
         )
         .with_variable(
             query_variable(
                 "slo",
                 "SLO",
-                'label_values(devmetrics:slo_objective:ratio{project=~"$project"}, slo)',
+                'label_values(devmetrics_slo_objective_ratio{project=~"$project"}, slo)',
             )
         )
     )
-    budget = _in_selection(f"devmetrics:slo_error_budget_remaining:ratio{{{SCOPE}}}")
-    burn = _in_selection(f"devmetrics:slo_burn_rate:ratio{{{SCOPE}}}")
+    budget = _scoped("devmetrics_slo_error_budget_remaining_ratio")
+    burn = _scoped("devmetrics_slo_burn_rate")
     board = (
         board.with_row(row("Error budget"))
         .with_panel(
@@ -74,6 +85,7 @@ def build() -> db.Dashboard:
                 unit="percentunit",
                 steps=BUDGET_STEPS,
                 span=6,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -83,12 +95,14 @@ def build() -> db.Dashboard:
                 [Q(f"count(({budget}) < 0) or vector(0)")],
                 steps=((None, "green"), (1, "red")),
                 span=6,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             stat_panel(
                 "Burn alerts firing (selection)",
-                f"{BURN_ALERT} alerts firing for the selected projects.",
+                f"{BURN_ALERT} alerts firing for the selected projects, from every Prometheus "
+                "server.",
                 [
                     Q(
                         f'count(ALERTS{{alertname="{BURN_ALERT}", alertstate="firing", '
@@ -97,15 +111,16 @@ def build() -> db.Dashboard:
                 ],
                 steps=((None, "green"), (1, "red")),
                 span=6,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             stat_panel(
                 "SLOs burning faster than allowed (1h)",
-                "Selected SLOs whose 1h burn rate is above 1 (window:devmetrics_slo_burning "
-                "counts the fleet).",
+                "Selected SLOs whose 1h burn rate is above 1.",
                 [Q(f"count(({_burn('1h')}) > 1) or vector(0)")],
                 span=6,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -117,19 +132,20 @@ def build() -> db.Dashboard:
                 steps=BUDGET_STEPS,
                 span=12,
                 height=9,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             timeseries_panel(
                 "Error budget left, 90 days",
-                "Long-term history of the lowest budgets, from VictoriaMetrics.",
+                "Long-term history of the lowest budgets of the selection.",
                 [
                     Q(f"bottomk(5, {budget})", "{{project}} {{service}} {{slo}}"),
                 ],
                 unit="percentunit",
                 span=12,
                 height=9,
-                long=True,
+                reads=Reads.HISTORY,
             )
         )
     )
@@ -142,24 +158,25 @@ def build() -> db.Dashboard:
                 "exactly in 30 days; alerts page at 14.4 over 1h and 6 over 6h).",
                 [Q(f"max by (window) ({burn})", "{{window}}")],
                 span=12,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             timeseries_panel(
                 "Fleet SLOs burning, per window",
-                "SLOs of all projects whose burn rate is above 1 (recording rule).",
-                [Q("window:devmetrics_slo_burning:count", "{{window}}")],
+                "SLOs of all projects whose burn rate is above 1.",
+                [Q("count by (window) (devmetrics_slo_burn_rate > 1)", "{{window}}")],
                 span=12,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             table_panel(
                 "Burn rate per SLO and window",
-                "(1 - SLI) / (1 - objective) for each selected SLO; the alert windows.",
-                [
-                    (window, Q(_burn(window)))
-                    for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-                ],
+                "(1 - SLI) / (1 - objective) of each selected SLO, as exported, per window: "
+                "the alert windows and the period.",
+                [(window, Q(_burn(window))) for window in WINDOWS],
+                keys=("project", "service", "slo"),
                 height=10,
                 sort_by="1h",
             )
@@ -170,29 +187,36 @@ def build() -> db.Dashboard:
         .with_panel(
             timeseries_panel(
                 "SLI per window",
-                "Good / total requests of the selected SLOs (lowest per window).",
+                "Good / total requests of the selected SLOs per SLO kind and window, "
+                "traffic-weighted (sums of counts).",
                 [
                     Q(
-                        f"min by (window) ({_in_selection(SLI)})",
-                        "{{window}}",
+                        _sli_weighted(
+                            _scoped("devmetrics_slo_requests_good"),
+                            _scoped("devmetrics_slo_requests"),
+                        ),
+                        "{{slo}} {{window}}",
                     )
                 ],
                 unit="percentunit",
                 span=8,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
             timeseries_panel(
                 "SLI over the SLO period and objective",
-                "30-day SLI derived from the error budget, against the objective.",
+                "Each selected SLO's SLI over its period P, 1 - (1 - budget left) x "
+                "(1 - objective): exact whatever P is configured, against its objective.",
                 [
                     Q(
-                        _in_selection(f"devmetrics:slo_period_sli:ratio{{{SCOPE}}}"),
+                        f"1 - (1 - {budget}) * on (project, service, slo) "
+                        f"(1 - {_scoped('devmetrics_slo_objective_ratio')})",
                         "{{project}} {{service}} {{slo}}",
                     ),
                     Q(
-                        f"min({_in_selection(f'devmetrics:slo_objective:ratio{{{SCOPE}}}')})",
-                        "objective (min)",
+                        _scoped("devmetrics_slo_objective_ratio"),
+                        "objective {{project}} {{service}} {{slo}}",
                     ),
                 ],
                 unit="percentunit",
@@ -205,45 +229,63 @@ def build() -> db.Dashboard:
                 "All projects, traffic-weighted: sums of good over sums of requests.",
                 [
                     Q(
-                        'slo_window:devmetrics_slo_sli:ratio{window=~"1h|1d|3d"}',
+                        _sli_weighted(
+                            f"devmetrics_slo_requests_good{{{FLEET_WINDOWS}}}",
+                            f"devmetrics_slo_requests{{{FLEET_WINDOWS}}}",
+                        ),
                         "{{slo}} {{window}}",
                     )
                 ],
                 unit="percentunit",
                 span=8,
+                reads=Reads.FLEET,
+            )
+        )
+        .with_panel(
+            table_panel(
+                "SLI per SLO and window",
+                "Good / total requests of each selected SLO, as exported, per window; absent "
+                "for a window without traffic.",
+                [
+                    (window, Q(_scoped("devmetrics_slo_sli_ratio", window=window)))
+                    for window in WINDOWS
+                ],
+                keys=("project", "service", "slo"),
+                height=10,
+                sort_by="1h",
+                descending=False,
+                units=dict.fromkeys(WINDOWS, "percentunit"),
             )
         )
         .with_panel(
             timeseries_panel(
                 "Requests and good requests (5m)",
                 "Traffic of the selected SLOs over the last 5 minutes, and the bad requests "
-                "their objectives allow.",
+                "their objectives allow (requests x (1 - objective)).",
                 [
+                    Q(f"sum({_scoped('devmetrics_slo_requests', window='5m')})", "requests"),
+                    Q(f"sum({_scoped('devmetrics_slo_requests_good', window='5m')})", "good"),
                     Q(
-                        f"sum({_five_minutes('devmetrics:slo_requests:max')})",
-                        "requests",
-                    ),
-                    Q(
-                        f"sum({_five_minutes('devmetrics:slo_requests_good:max')})",
-                        "good",
-                    ),
-                    Q(
-                        f"sum({_five_minutes('devmetrics:slo_allowed_errors:count')})",
+                        f"sum(({_scoped('devmetrics_slo_requests', window='5m')})"
+                        " * on (project, service, slo) group_left () "
+                        "(1 - devmetrics_slo_objective_ratio))",
                         "allowed bad",
                     ),
                 ],
                 span=24,
+                reads=Reads.FLEET,
             )
         )
     )
     return board.with_row(row("Alerts")).with_panel(
         table_panel(
             "SLO burn alerts, whole fleet",
-            f"{BURN_ALERT} alerts firing now, all projects, with their tier "
-            "(page-fast, page-slow, ticket-fast, ticket-slow).",
+            f"{BURN_ALERT} alerts firing now, all projects of every Prometheus server, with "
+            "their tier (page-fast, page-slow, ticket-fast, ticket-slow).",
             [("firing", Q(f'ALERTS{{alertname="{BURN_ALERT}", alertstate="firing"}}'))],
             height=10,
             sort_by="tier",
             descending=False,
+            reads=Reads.FLEET,
         )
     )

@@ -1,11 +1,23 @@
-"""Top and bottom projects: ranked by overall DORA tier and by each metric."""
+"""Top and bottom projects: ranked by overall DORA tier and by each metric.
+
+A ranking spans the fleet, so every panel and variable reads VictoriaMetrics, which holds the
+projects of every Prometheus server.
+"""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
 from exporters.dashboards import variables
-from exporters.dashboards.kit import Q, bar_panel, custom_variable, dashboard, row, tier_mappings
+from exporters.dashboards.kit import (
+    Q,
+    Reads,
+    bar_panel,
+    custom_variable,
+    dashboard,
+    row,
+    tier_mappings,
+)
 from exporters.dashboards.promql import TEAM_PROJECTS, selected
 
 UID = "devmetrics-top"
@@ -53,7 +65,7 @@ RANKINGS: tuple[tuple[str, str, dict[str, str], str, bool], ...] = (
 
 def _ranked(family: str, labels: dict[str, str]) -> str:
     matchers = ", ".join(f'{k}="{v}"' for k, v in labels.items())
-    return selected(f"max without (instance, job) ({family}{{{matchers}}})", TEAM_PROJECTS)
+    return selected(f"{family}{{{matchers}}}", TEAM_PROJECTS)
 
 
 def build() -> db.Dashboard:
@@ -65,7 +77,7 @@ def build() -> db.Dashboard:
             "DORA metric and error budget.",
             ["ranking"],
         )
-        .with_variable(variables.team())
+        .with_variable(variables.team(reads=Reads.FLEET))
         .with_variable(variables.window())
         .with_variable(custom_variable("n", "Projects shown", ["5", "10", "20", "50"], "10"))
     )
@@ -81,6 +93,7 @@ def build() -> db.Dashboard:
                 mappings=tier_mappings(),
                 span=12,
                 height=10,
+                reads=Reads.FLEET,
             )
         )
         .with_panel(
@@ -92,6 +105,7 @@ def build() -> db.Dashboard:
                 mappings=tier_mappings(),
                 span=12,
                 height=10,
+                reads=Reads.FLEET,
             )
         )
     )
@@ -114,6 +128,7 @@ def build() -> db.Dashboard:
                     unit=unit,
                     span=12,
                     height=10,
+                    reads=Reads.FLEET,
                 )
             )
             .with_panel(
@@ -125,6 +140,7 @@ def build() -> db.Dashboard:
                     steps=((None, "red"),),
                     span=12,
                     height=10,
+                    reads=Reads.FLEET,
                 )
             )
         )

@@ -1,4 +1,5 @@
-"""Strict checks of dashboard JSON beyond the SDK's models: layout, references, metric names.
+"""Strict checks of dashboard JSON beyond the SDK's models: layout, references, metric names,
+and which datasource a panel reads.
 
 Each check returns human-readable problems (empty when the dashboard is sound), naming the
 dashboard and panel, so one run lists everything that is wrong.
@@ -16,8 +17,15 @@ from typing import Any
 import yaml
 
 from exporters.dashboards.catalog import REPO, Catalog, load_catalog
-from exporters.dashboards.promql import PromQLReadError, selectors, variable_expression
+from exporters.dashboards.kit import VICTORIAMETRICS_UID, Reads
+from exporters.dashboards.promql import (
+    PromQLReadError,
+    across_projects,
+    selectors,
+    variable_expression,
+)
 from exporters.dashboards.render import canonical, render_all
+from exporters.series import FAMILIES
 
 DATASOURCES_FILE = REPO / "infra" / "grafana" / "provisioning" / "datasources" / "datasources.yml"
 PANEL_TYPES = frozenset({"row", "timeseries", "stat", "table", "bargauge"})
@@ -28,6 +36,8 @@ _VARIABLE_USE = re.compile(
     r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}|([A-Za-z_][A-Za-z0-9_]*))"
 )
 _UID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+# The families a shard serves per project (each series carries the project label).
+PROJECT_FAMILIES = frozenset(family.name for family in FAMILIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +186,45 @@ def check_names(board: dict[str, Any], catalog: Catalog) -> list[str]:
     return problems
 
 
+def _reads(panel: dict[str, Any]) -> Reads | None:
+    """What the panel reads, by its datasource and time override."""
+    uid = panel.get("datasource", {}).get("uid")
+    if uid == VICTORIAMETRICS_UID:
+        return Reads.HISTORY if panel.get("timeFrom") else Reads.FLEET
+    return Reads.SELECTED if uid == "${datasource}" else None
+
+
+def check_datasources(board: dict[str, Any]) -> list[str]:
+    """Each panel says what it reads, and a panel summing, counting or ranking series of
+    several projects reads VictoriaMetrics: with several Prometheus servers, each holds only
+    the projects of its shards."""
+    name = board.get("title", "<untitled>")
+    problems: list[str] = []
+    for panel in board.get("panels", []):
+        if panel.get("type") == "row":
+            continue
+        where = f"{name}: panel {panel.get('id')} {panel.get('title')!r}"
+        reads = _reads(panel)
+        if reads is None:
+            problems.append(f"{where}: reads neither the selected datasource nor VictoriaMetrics")
+            continue
+        if not str(panel.get("description", "")).endswith(reads.value):
+            problems.append(f"{where}: description does not end with {reads.value!r}")
+        for target in panel.get("targets", []):
+            expr = str(target.get("expr", ""))
+            try:
+                project_series = {s.name for s in selectors(expr)} & PROJECT_FAMILIES
+                fleet = bool(project_series) and across_projects(expr)
+            except PromQLReadError:
+                continue  # check_names reports it
+            if fleet and reads is Reads.SELECTED:
+                problems.append(
+                    f"{where} target {target.get('refId')}: aggregates across projects "
+                    "but reads the selected datasource, not VictoriaMetrics"
+                )
+    return problems
+
+
 def check_round_trip(text: str, name: str) -> list[str]:
     """The JSON is a fixed point of the SDK's models (nothing they do not know)."""
     return [] if canonical(text) == text else [f"{name}: changes when decoded by the SDK models"]
@@ -194,6 +243,7 @@ def validate_texts(texts: dict[str, str], catalog: Catalog | None = None) -> lis
         problems += check_round_trip(text, name)
         problems += check_structure(board, uids)
         problems += check_names(board, catalog)
+        problems += check_datasources(board)
     return problems
 
 

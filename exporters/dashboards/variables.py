@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from exporters.dashboards.kit import custom_variable, query_variable
+from exporters.dashboards.kit import Reads, custom_variable, query_variable
 
 
-def team(multi: bool = True) -> db.QueryVariable:
+def team(multi: bool = True, reads: Reads = Reads.SELECTED) -> db.QueryVariable:
     """Teams, from the info metric (the only series that carries the team)."""
     return query_variable(
-        "team", "Team", "label_values(devmetrics_project_info, team)", multi=multi
+        "team", "Team", "label_values(devmetrics_project_info, team)", multi=multi, reads=reads
     )
 
 
@@ -28,3 +28,8 @@ def project(multi: bool = True) -> db.QueryVariable:
 def window() -> db.CustomVariable:
     """DORA windows; tiers are always over 30d."""
     return custom_variable("window", "Window", ["1d", "7d", "30d"], "30d")
+
+
+def process_window() -> db.CustomVariable:
+    """Windows of the development-process figures."""
+    return custom_variable("window", "Window", ["1d", "7d"], "7d")

@@ -1,7 +1,9 @@
 """The dashboards' proof on the whole pipeline: simulator, broker, processor, shards, rules.
 
-Same checks as test_dashboards.py, on the session's `pipeline` (tests/e2e/conftest.py);
-the project shown is the one exporting the most series, and its team.
+Same checks as test_dashboards.py, on the session's `pipeline` (tests/e2e/conftest.py):
+the fleet panels read VictoriaMetrics, which holds the projects of every Prometheus server;
+the per-project panels read the first Prometheus server, showing the project of its share
+that exports the most series, and its team.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 from support.dashboards import Live, prove
+from support.pipeline import prometheus_query
 
 from exporters.dashboards.catalog import load_catalog
 from exporters.dashboards.kit import VICTORIAMETRICS_UID
@@ -18,6 +21,7 @@ from exporters.dashboards.kit import VICTORIAMETRICS_UID
 # The reasons an empty answer may have here, each checked against the live system.
 ALLOWED = {
     "no processor worker is a Prometheus target here",
+    "no webhook receiver is a Prometheus target here",
     "no such alert is pending or firing",
     "no selected project's 30d deployment count rose in the range",
 }
@@ -31,26 +35,33 @@ def test_every_dashboard_query_returns_pipeline_data(pipeline: Any) -> None:
         pipeline.victoriametrics_url,
         time.time() - 600,
         load_catalog().processor,
+        load_catalog().receiver,
     )
+    # The fleet panels' projects: every project in VictoriaMetrics, from the exported series.
+    ids = set(pipeline.project_ids)
     deadline = time.monotonic() + 180
-    while not live.instant(VICTORIAMETRICS_UID, "devmetrics:projects:count"):
-        assert time.monotonic() < deadline, "VictoriaMetrics holds no recorded series"
+    while _projects(live.instant(VICTORIAMETRICS_UID, INFO)) & ids != ids:
+        assert time.monotonic() < deadline, "VictoriaMetrics does not hold every project"
         time.sleep(2)
     live.end = time.time()
-    # The project exporting the most distinct families (then the most series).
-    richest = live.instant(
-        "prometheus",
-        "topk(1, count by (project) (count by (project, __name__) "
-        '({__name__=~"devmetrics_[a-z_]+", project!=""})) * 1000 + count by (project) '
-        '({__name__=~"devmetrics_[a-z_]+", project!="", job="devmetrics-exporters"}))',
+    # Per-project panels read the first Prometheus server: of the projects it holds, the one
+    # with the most distinct families (then the most series), from the truth (every
+    # project's series equal it in Prometheus, test_pipeline.py).
+    held = _projects(live.instant("prometheus", "devmetrics_state_as_of_timestamp_seconds"))
+    project = max(
+        held & ids,
+        key=lambda pid: (
+            len({m["name"] for m in pipeline.truth[pid]["metrics"]}),
+            len(pipeline.truth[pid]["metrics"]),
+            pid,
+        ),
     )
-    project = richest[0]["metric"]["project"]
     (info,) = live.instant("prometheus", f'devmetrics_project_info{{project="{project}"}}')
     preferred = {"project": project}
     if "team" in info["metric"]:
         preferred["team"] = info["metric"]["team"]
-    # Long-range panels read VictoriaMetrics: wait until it holds every series of the project
-    # shown (exported and recorded) that Prometheus holds, then fix the queries' end time.
+    # Fleet and long-range panels read VictoriaMetrics: wait until it holds every series of
+    # the project shown that Prometheus holds, then fix the queries' end time.
     everything = f'{{__name__=~"devmetrics.+", project="{project}"}}'
     deadline = time.monotonic() + 180
     while len(live.instant(VICTORIAMETRICS_UID, everything)) < len(
@@ -72,5 +83,21 @@ def test_every_dashboard_query_returns_pipeline_data(pipeline: Any) -> None:
     for where in proof.variables_without_values:
         print(f"  no values, All used: {where}")
     assert proof.failures == [], "\n".join(proof.failures)
-    assert (proof.dashboards, proof.queries) == (6, 198)
+    assert (proof.dashboards, proof.queries) == (6, 235)
     assert set(proof.empty.values()) <= ALLOWED
+    assert proof.with_data_from_victoriametrics > 0
+    # The fleet panels see the whole fleet in VictoriaMetrics; with several Prometheus
+    # servers, each holds only its share of it, and together they hold it once.
+    assert _projects(live.instant(VICTORIAMETRICS_UID, INFO)) >= ids
+    if len(pipeline.prometheus_urls) > 1:
+        shares = [_projects(prometheus_query(url, INFO)) & ids for url in pipeline.prometheus_urls]
+        assert all(share and share != ids for share in shares), [len(s) for s in shares]
+        assert sum(len(share) for share in shares) == len(ids)
+
+
+INFO = "devmetrics_project_info"
+
+
+def _projects(result: list[dict[str, Any]]) -> set[str]:
+    """The project labels of a query's series."""
+    return {r["metric"]["project"] for r in result if "project" in r["metric"]}

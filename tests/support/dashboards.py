@@ -20,6 +20,7 @@ from exporters.dashboards.promql import selectors, variable_expression
 from exporters.dashboards.validate import Query, queries
 
 PROCESSORS_JOB = "devmetrics-processors"
+RECEIVERS_JOB = "devmetrics-receivers"
 BURN_ALERT = "DevmetricsSLOErrorBudgetBurn"
 # Grafana's built-in variables, at the test's scale (1 s scrapes, a minute or two of data).
 RATE_INTERVAL, STEP_S = "10s", 2
@@ -41,6 +42,7 @@ class Live:
     victoriametrics_url: str
     start: float
     processor_metrics: frozenset[str]
+    receiver_metrics: frozenset[str] = frozenset()
     # Queries run at this time once the test fixes it (None: now, while waiting for data).
     end: float | None = None
 
@@ -76,21 +78,26 @@ class Live:
         )
         return list(data["result"])
 
-    def label_values(self, expr: str, label: str) -> list[str]:
+    def label_values(self, uid: str, expr: str, label: str) -> list[str]:
+        url = self.victoriametrics_url if uid == VICTORIAMETRICS_UID else self.prometheus_url
         data = get_json(
-            self.prometheus_url,
-            "/api/v1/series",
-            **{"match[]": expr},
-            start=str(self.start),
-            end=str(self.at),
+            url, "/api/v1/series", **{"match[]": expr}, start=str(self.start), end=str(self.at)
         )
         return sorted({s[label] for s in data if label in s})
 
     def processors_scraped(self) -> bool:
-        targets = get_json(self.prometheus_url, "/api/v1/targets", state="active")["activeTargets"]
-        return any(t["labels"].get("job") == PROCESSORS_JOB for t in targets)
+        return self.job_scraped(PROCESSORS_JOB)
 
-    def active_alerts(self) -> set[str]:
+    def job_scraped(self, job: str) -> bool:
+        """Whether Prometheus has an active target of ``job``."""
+        targets = get_json(self.prometheus_url, "/api/v1/targets", state="active")["activeTargets"]
+        return any(t["labels"].get("job") == job for t in targets)
+
+    def active_alerts(self, uid: str) -> set[str]:
+        """Names of the alerts pending or firing, as the datasource holds them: Prometheus'
+        own rules, or the ALERTS series every Prometheus server remote-writes."""
+        if uid == VICTORIAMETRICS_UID:
+            return {r["metric"]["alertname"] for r in self.instant(uid, "ALERTS")}
         return {
             a["labels"]["alertname"]
             for a in get_json(self.prometheus_url, "/api/v1/alerts")["alerts"]
@@ -131,7 +138,9 @@ def fill_variables(
             values[name] = variable["current"]["value"]
             continue
         expr, label = variable_expression(variable["query"]["query"])
-        options = live.label_values(substitute(expr, values, 0), label)
+        options = live.label_values(
+            variable["datasource"]["uid"], substitute(expr, values, 0), label
+        )
         if not options:
             assert variable.get("includeAll"), f"{board['title']}: variable {name} has no values"
             without_values.append(f"{board['title']}: {name}")
@@ -151,9 +160,11 @@ def empty_reason(query: Query, expr: str, live: Live) -> str | None:
     )
     if reads_processors and not live.processors_scraped():
         return "no processor worker is a Prometheus target here"
+    if names & live.receiver_metrics and not live.job_scraped(RECEIVERS_JOB):
+        return "no webhook receiver is a Prometheus target here"
     if "ALERTS" in names:
         wanted = [s.matcher("alertname") for s in found if s.name == "ALERTS"]
-        active = live.active_alerts()
+        active = live.active_alerts(query.datasource)
         if not any(
             (op == "=" and value in active)
             or (op == "=~" and any(re.fullmatch(value, a) for a in active))
@@ -163,10 +174,10 @@ def empty_reason(query: Query, expr: str, live: Live) -> str | None:
     if query.kind == "annotation":
         (selector, *_rest) = found
         matchers = ", ".join(f'{k}{op}"{v}"' for k, op, v in selector.matchers)
-        raw = f"max without (instance, job) (devmetrics_dora_deployments{{{matchers}}})"
+        raw = f"devmetrics_dora_deployments{{{matchers}}}"
         rises = [
             float(b[1]) > float(a[1])
-            for series in live.range("", substitute(raw, {}, 0))
+            for series in live.range(query.datasource, substitute(raw, {}, 0))
             for a, b in zip(series["values"], series["values"][1:], strict=False)
         ]
         if not any(rises):
@@ -183,6 +194,8 @@ class Proof:
     empty: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     variables_without_values: list[str] = field(default_factory=list)
+    # Queries answered with data by VictoriaMetrics (the fleet and history panels).
+    with_data_from_victoriametrics: int = 0
 
 
 def prove(live: Live, choose: Callable[[str, list[str]], str]) -> Proof:
@@ -208,6 +221,7 @@ def prove(live: Live, choose: Callable[[str, list[str]], str]) -> Proof:
                 continue
             if has_data(result):
                 proof.with_data += 1
+                proof.with_data_from_victoriametrics += query.datasource == VICTORIAMETRICS_UID
                 continue
             reason = empty_reason(query, expr, live)
             if reason is None:

@@ -8,13 +8,13 @@ import math
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.budget import BudgetPolicy
 from exporters.exposition import (
     assemble,
     escape_label_value,
     format_value,
     render_project,
 )
+from exporters.series import ServicePolicy
 from exporters.snapshot import snapshot_from_record
 from exporters.testing import sample
 
@@ -80,23 +80,29 @@ devmetrics_slo_requests{project="alpha",service="api",slo="availability",window=
 # HELP devmetrics_slo_requests_good Good requests of the SLO in the window.
 # TYPE devmetrics_slo_requests_good gauge
 devmetrics_slo_requests_good{project="alpha",service="api",slo="availability",window="5m"} 2997
+# HELP devmetrics_slo_sli_ratio Good / total requests of the SLO in the window.
+# TYPE devmetrics_slo_sli_ratio gauge
+devmetrics_slo_sli_ratio{project="alpha",service="api",slo="availability",window="5m"} 0.999
 # HELP devmetrics_task_completed Tasks completed in the window.
 # TYPE devmetrics_task_completed gauge
 devmetrics_task_completed{project="alpha",actor="ai_agent",window="7d"} 4
+devmetrics_task_completed{project="alpha",actor="ai_agent",window="1d"} 9
 """
 
 
 def test_exact_exposition_of_a_hand_made_snapshot() -> None:
-    rendered = render_project(snapshot_from_record(HAND_MADE), BudgetPolicy())
+    rendered = render_project(snapshot_from_record(HAND_MADE), ServicePolicy())
     assert assemble([rendered]).decode() == EXPECTED
-    # The SLI ratio and the 1d process figure are not in the budgeted selection.
-    assert rendered.series == 11
+    # Every sample of the snapshot and the five series of the project's own.
+    assert rendered.series == 13
     assert rendered.dropped == {}
 
 
 def test_families_of_several_projects_stay_grouped() -> None:
     other = dict(HAND_MADE, project_id="beta", team=None)
-    projects = [render_project(snapshot_from_record(r), BudgetPolicy()) for r in (HAND_MADE, other)]
+    projects = [
+        render_project(snapshot_from_record(r), ServicePolicy()) for r in (HAND_MADE, other)
+    ]
     families = list(text_string_to_metric_families(assemble(projects).decode()))
     names = [f.name for f in families]
     assert len(names) == len(set(names)), "a family appears in more than one group"
@@ -120,7 +126,7 @@ def test_hostile_project_ids_round_trip_through_the_parser(project_id: str) -> N
     record = _record(
         project_id, [sample("devmetrics_dora_deployments", 3, window="1d")], team=project_id
     )
-    body = assemble([render_project(snapshot_from_record(record), BudgetPolicy())]).decode()
+    body = assemble([render_project(snapshot_from_record(record), ServicePolicy())]).decode()
     found = {
         (s.name, s.labels["project"], s.labels.get("team"), s.value)
         for f in text_string_to_metric_families(body)

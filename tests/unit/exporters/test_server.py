@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from exporters.budget import BudgetPolicy
 from exporters.consumer import owned_partitions
 from exporters.exposition import CONTENT_TYPE
 from exporters.records import Upsert
+from exporters.series import ServicePolicy
 from exporters.server import accepts_gzip, make_server
 from exporters.shard import ShardState
 from exporters.snapshot import snapshot_from_record
@@ -54,7 +54,7 @@ def test_owned_partitions_refuses_a_shard_outside_the_count() -> None:
 
 @pytest.fixture
 def served() -> Iterator[tuple[ShardState, str]]:
-    state = ShardState(0, 1, BudgetPolicy())
+    state = ShardState(0, 1, ServicePolicy())
     server = make_server(state, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

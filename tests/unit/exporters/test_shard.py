@@ -10,9 +10,9 @@ from itertools import count
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.budget import BudgetPolicy
 from exporters.errors import RecordRejected
 from exporters.records import Tombstone, Upsert, read_record
+from exporters.series import ServicePolicy, max_series
 from exporters.shard import ShardState
 from exporters.snapshot import snapshot_from_record
 from exporters.testing import example_record, sample
@@ -31,7 +31,7 @@ def _values(body: bytes) -> dict[tuple[str, frozenset], float]:
 
 def _state() -> ShardState:
     ticks = count()
-    return ShardState(0, 2, BudgetPolicy(), clock=lambda: next(ticks) * 0.5)
+    return ShardState(0, 2, ServicePolicy(), clock=lambda: next(ticks) * 0.5)
 
 
 def _upsert(project_id: str, **kwargs) -> Upsert:
@@ -49,7 +49,7 @@ def test_tombstone_removes_every_series_of_the_project() -> None:
     assert b'project="drop"' not in body
     values = _values(body)
     assert values[("devmetrics_exporter_projects", frozenset())] == 1
-    assert values[("devmetrics_exporter_series", frozenset())] == 100
+    assert values[("devmetrics_exporter_series", frozenset())] == max_series(1)
     assert values[("devmetrics_exporter_tombstones_applied_total", frozenset())] == 1
     assert values[("devmetrics_exporter_snapshots_applied_total", frozenset())] == 2
     assert state.projects() == ["keep"]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
 
-from exporters.budget import FAMILIES
 from exporters.dashboards import OUTPUT_DIR, render_all, stale_files
 from exporters.dashboards.catalog import Catalog, load_catalog
-from exporters.dashboards.kit import PROMETHEUS_UID, VICTORIAMETRICS_UID
-from exporters.dashboards.promql import metric_names
+from exporters.dashboards.kit import PROMETHEUS_UID, VICTORIAMETRICS_UID, Reads
+from exporters.dashboards.promql import across_projects, aggregations, metric_names, selectors
 from exporters.dashboards.validate import (
+    PROJECT_FAMILIES,
+    check_datasources,
     check_names,
     check_round_trip,
     check_structure,
@@ -20,6 +22,7 @@ from exporters.dashboards.validate import (
     queries,
     validate_texts,
 )
+from exporters.series import FAMILIES
 
 pytestmark = pytest.mark.unit
 
@@ -57,44 +60,83 @@ def test_sizes(boards: dict[str, dict[str, Any]]) -> None:
         name: sum(p["type"] != "row" for p in board["panels"]) for name, board in boards.items()
     }
     assert panels == {
-        "health.json": 25,
+        "health.json": 30,  # with the webhook receiver row
         "dora.json": 18,
-        "slo.json": 14,
-        "project.json": 38,
+        "slo.json": 15,
+        "project.json": 41,
         "top.json": 14,
-        "ai.json": 24,
+        "ai.json": 28,
     }
-    assert sum(len(list(queries(board))) for board in boards.values()) == 198
+    assert sum(len(list(queries(board))) for board in boards.values()) == 235
 
 
-def test_catalog_is_the_exported_subset(catalog: Catalog) -> None:
-    # docs/exporters.md: SLI ratio and burn rate are derived by Prometheus, not exported;
-    # 1d process windows, cost per task, review iterations and test durations stay in state.
-    for kept_in_state in (
+# The recording rules that copied or aggregated exported series, removed: a dashboard reads
+# the exported series instead (in VictoriaMetrics where it aggregates across projects).
+REMOVED_RULES = (
+    "devmetrics:slo_requests:max",
+    "devmetrics:slo_requests_good:max",
+    "devmetrics:slo_objective:ratio",
+    "devmetrics:slo_error_budget_remaining:ratio",
+    "devmetrics:slo_sli:ratio",
+    "devmetrics:slo_burn_rate:ratio",
+    "devmetrics:slo_allowed_errors:count",
+    "devmetrics:slo_period_sli:ratio",
+    "devmetrics:projects:count",
+    "team:devmetrics_projects:count",
+    "devmetrics:state_age_seconds:max",
+    "devmetrics:dora_tier_projects:count",
+    "window:devmetrics_dora_deployments:sum",
+    "window:devmetrics_dora_change_failure:ratio",
+    "window:devmetrics_dora_rework:ratio",
+    "slo_window:devmetrics_slo_sli:ratio",
+    "window:devmetrics_slo_burning:count",
+    "actor:devmetrics_task_completed:sum",
+    "actor:devmetrics_task_success:ratio",
+    "actor:devmetrics_task_cost_per_task_usd:ratio",
+)
+
+
+def test_catalog_holds_every_exported_family(catalog: Catalog) -> None:
+    # docs/metrics.md reaches Prometheus whole: SLI ratio and burn rate per window, 1d
+    # process windows, p90s, cost per task, review iterations, test durations, the cap.
+    assert {f.name for f in FAMILIES} <= catalog.exporter
+    for once_left_out in (
         "devmetrics_slo_sli_ratio",
         "devmetrics_slo_burn_rate",
         "devmetrics_task_cost_per_task_usd",
         "devmetrics_review_iterations_per_change",
         "devmetrics_test_duration_seconds",
+        "devmetrics_project_services_capped",
     ):
-        assert kept_in_state not in catalog.names
-    assert {f.name for f in FAMILIES} <= catalog.exporter
+        assert once_left_out in catalog.exporter
     assert {
         "devmetrics_exporter_scrape_duration_seconds_sum",
         "devmetrics_exporter_records_rejected_total",
         "devmetrics_exporter_consumer_lag",
+        "devmetrics_exporter_projects_capped",
     } <= catalog.exporter
     assert {
         "devmetrics_processor_events_rejected_total",
         "devmetrics_processor_event_to_state_seconds_bucket",
         "devmetrics_processor_consumer_lag",
     } <= catalog.processor
-    assert {
-        "devmetrics:slo_burn_rate:ratio",
-        "team:devmetrics_projects:count",
-        "actor:devmetrics_task_success:ratio",
-    } <= catalog.recorded
-    assert "DevmetricsSLOErrorBudgetBurn" in catalog.alerts
+    # Only the shards' own cost is recorded; no rule copies a project's series.
+    assert catalog.recorded == {
+        "devmetrics:exporter_series:sum",
+        "instance:devmetrics_exporter_scrape_duration_seconds:mean5m",
+        "devmetrics:exporter_consumer_lag:sum",
+    }
+    assert not set(REMOVED_RULES) & catalog.names
+    assert {"DevmetricsSLOErrorBudgetBurn", "DevmetricsProjectServicesOverCap"} <= catalog.alerts
+
+
+def test_no_dashboard_reads_a_removed_rule_or_drops_target_labels(
+    boards: dict[str, dict[str, Any]],
+) -> None:
+    for board in boards.values():
+        for query in queries(board):
+            assert not metric_names(query.expr) & set(REMOVED_RULES), query.where
+            assert "without (instance, job)" not in query.expr, query.where
 
 
 def _board(*panels: dict[str, Any], variables: tuple[str, ...] = ("datasource",)) -> dict:
@@ -120,12 +162,12 @@ def _panel(pid: int, expr: str, x: int = 0, y: int = 0, w: int = 12, uid: str = 
 
 def test_names_not_produced_are_reported(catalog: Catalog) -> None:
     board = _board(
-        _panel(1, 'devmetrics_slo_sli_ratio{window="1h"}'),
+        _panel(1, 'devmetrics:slo_sli:ratio{window="1h"}'),
         _panel(2, 'ALERTS{alertname="NoSuchAlert"} or ALERTS{alertname=~"DevmetricsProject.*"}'),
         _panel(3, "sum(rate(devmetrics_processor_events_consumed_total[$__rate_interval]))"),
     )
     assert check_names(board, catalog) == [
-        "T: panel 1 'p1' target A: 'devmetrics_slo_sli_ratio' is not produced",
+        "T: panel 1 'p1' target A: 'devmetrics:slo_sli:ratio' is not produced",
         "T: panel 2 'p2' target A: alertname ='NoSuchAlert' matches no alert rule",
     ]
 
@@ -158,7 +200,7 @@ def test_a_key_the_sdk_does_not_know_fails_the_round_trip(texts: dict[str, str])
 
 def test_datasources(boards: dict[str, dict[str, Any]]) -> None:
     assert provisioned_uids() == {PROMETHEUS_UID, VICTORIAMETRICS_UID}
-    long_range = []
+    history, fleet = [], Counter[str]()
     for name, board in boards.items():
         variable = board["templating"]["list"][0]
         assert (variable["name"], variable["type"], variable["query"]) == (
@@ -168,18 +210,79 @@ def test_datasources(boards: dict[str, dict[str, Any]]) -> None:
         )
         assert variable["current"]["value"] == PROMETHEUS_UID
         for panel in board["panels"]:
-            uid = panel.get("datasource", {}).get("uid")
-            if uid == VICTORIAMETRICS_UID:
+            if panel["type"] == "row":
+                continue
+            uid = panel["datasource"]["uid"]
+            if uid == VICTORIAMETRICS_UID and "timeFrom" in panel:
                 assert panel["timeFrom"] == "90d"
-                long_range.append((name, panel["title"]))
-            elif panel["type"] != "row":
+                assert panel["description"].endswith(Reads.HISTORY.value)
+                history.append((name, panel["title"]))
+            elif uid == VICTORIAMETRICS_UID:
+                assert panel["description"].endswith(Reads.FLEET.value)
+                fleet[name] += 1
+            else:
                 assert uid == "${datasource}"
-    assert sorted(long_range) == [
+                assert panel["description"].endswith(Reads.SELECTED.value)
+    assert sorted(history) == [
         ("ai.json", "Share of tasks completed by AI agents, 90 days"),
         ("dora.json", "Deployments in 30 days and overall tier, 90 days"),
         ("health.json", "Projects reporting, 90 days"),
         ("slo.json", "Error budget left, 90 days"),
     ]
+    assert fleet == {
+        "health.json": 5,
+        "dora.json": 14,
+        "slo.json": 11,
+        "top.json": 14,
+        "ai.json": 26,
+    }
+
+
+def test_every_fleet_panel_reads_and_names_victoriametrics(
+    boards: dict[str, dict[str, Any]],
+) -> None:
+    # A fleet panel: one that sums, counts or ranks the series of several projects. With
+    # several Prometheus servers each holds only part of the fleet; VictoriaMetrics all of it.
+    found = 0
+    for board in boards.values():
+        for panel in board["panels"]:
+            exprs = [t["expr"] for t in panel.get("targets", [])]
+            if any(
+                {s.name for s in selectors(e)} & PROJECT_FAMILIES and across_projects(e)
+                for e in exprs
+            ):
+                found += 1
+                assert panel["datasource"]["uid"] == VICTORIAMETRICS_UID, panel["title"]
+                assert "Reads VictoriaMetrics (fleet-wide" in panel["description"], panel["title"]
+    assert found == 73  # every VictoriaMetrics panel but the fleet alerts table (ALERTS)
+    # Top projects ranks the fleet: its team variable lists every Prometheus server's teams.
+    (team,) = [v for v in boards["top.json"]["templating"]["list"] if v["name"] == "team"]
+    assert team["datasource"]["uid"] == VICTORIAMETRICS_UID
+
+
+def test_datasource_problems_are_reported() -> None:
+    board = _board(
+        _panel(1, 'sum(devmetrics_dora_deployments{window="7d"})'),
+        _panel(2, 'topk(5, devmetrics_dora_tier{metric="overall"})', uid=VICTORIAMETRICS_UID),
+        _panel(3, 'devmetrics_dora_deployments{project="$project"}', uid="${datasource}"),
+        _panel(4, "sum by (project) (devmetrics_dora_deployments)", uid="${datasource}"),
+        _panel(5, "sum(up)", uid="${datasource}"),
+    )
+    for panel in board["panels"]:
+        panel["description"] = "Something."
+    board["panels"][2]["description"] += " " + Reads.SELECTED.value
+    board["panels"][3]["description"] += " " + Reads.SELECTED.value
+    board["panels"][4]["description"] += " " + Reads.SELECTED.value
+    assert check_datasources(board) == [
+        "T: panel 1 'p1': reads neither the selected datasource nor VictoriaMetrics",
+        f"T: panel 2 'p2': description does not end with {Reads.FLEET.value!r}",
+    ]
+    board["panels"][0]["datasource"]["uid"] = "${datasource}"
+    board["panels"][0]["description"] += " " + Reads.SELECTED.value
+    assert check_datasources(board)[0] == (
+        "T: panel 1 'p1' target A: aggregates across projects but reads the selected "
+        "datasource, not VictoriaMetrics"
+    )
 
 
 def test_project_dashboard_shows_every_exported_family(boards: dict[str, dict[str, Any]]) -> None:
@@ -208,20 +311,54 @@ def test_dora_annotates_deployments_and_uses_team_and_project(
     (annotation,) = board["annotations"]["list"]
     assert annotation["name"] == "Deployments"
     assert annotation["expr"] == (
-        '(max without (instance, job) (devmetrics_dora_deployments{project=~"$project", '
-        'window="30d"}) - max without (instance, job) (devmetrics_dora_deployments'
-        '{project=~"$project", window="30d"} offset $__interval)) > 0'
+        '(devmetrics_dora_deployments{project=~"$project", window="30d"} - '
+        'devmetrics_dora_deployments{project=~"$project", window="30d"} offset $__interval) > 0'
+    )
+    assert annotation["datasource"]["uid"] == "${datasource}"
+
+
+def test_slo_dashboard_reads_the_exported_slis_and_burn_rates(
+    boards: dict[str, dict[str, Any]],
+) -> None:
+    read = {name for q in queries(boards["slo.json"]) for name in metric_names(q.expr)}
+    assert {
+        "devmetrics_slo_sli_ratio",
+        "devmetrics_slo_burn_rate",
+        "devmetrics_slo_error_budget_remaining_ratio",
+        "devmetrics_slo_objective_ratio",
+        "devmetrics_slo_requests",
+        "devmetrics_slo_requests_good",
+    } <= read
+    exprs = [q.expr for q in queries(boards["slo.json"])]
+    assert 'ALERTS{alertname="DevmetricsSLOErrorBudgetBurn", alertstate="firing"}' in exprs
+    # Fleet SLIs are traffic-weighted: sums of good over sums of requests.
+    assert any(
+        e.startswith("sum by (slo, window) (devmetrics_slo_requests_good")
+        and "/ (sum by (slo, window) (devmetrics_slo_requests" in e
+        for e in exprs
     )
 
 
-def test_slo_dashboard_reads_burn_rates_and_alerts(boards: dict[str, dict[str, Any]]) -> None:
-    exprs = [q.expr for q in queries(boards["slo.json"])]
-    assert any("devmetrics:slo_burn_rate:ratio" in e for e in exprs)
-    assert any("devmetrics:slo_error_budget_remaining:ratio" in e for e in exprs)
-    assert 'ALERTS{alertname="DevmetricsSLOErrorBudgetBurn", alertstate="firing"}' in exprs
-
-
 def test_ai_dashboard_splits_every_figure_by_actor(boards: dict[str, dict[str, Any]]) -> None:
-    for query in queries(boards["ai.json"]):
+    board = boards["ai.json"]
+    for query in queries(board):
         if query.kind == "panel" and "share" not in query.where.lower():
-            assert "by (actor)" in query.expr or query.expr.startswith("actor:"), query.where
+            assert all(a.keeps("actor") for a in aggregations(query.expr)), query.where
+            assert 'window="$window"' in query.expr or "open_backlog" in query.expr, query.where
+    (window,) = [v for v in board["templating"]["list"] if v["name"] == "window"]
+    assert [o["value"] for o in window["options"]] == ["1d", "7d"]
+    exprs = " ".join(q.expr for q in queries(board))
+    for name in (
+        "devmetrics_task_cost_per_task_usd",
+        "devmetrics_review_iterations_per_change",
+        "devmetrics_test_duration_seconds",
+    ):
+        assert name in exprs
+    # p90s next to p50s for every duration.
+    for name in (
+        "devmetrics_task_cycle_time_seconds",
+        "devmetrics_review_latency_seconds",
+        "devmetrics_test_duration_seconds",
+        "devmetrics_rfc_time_to_decision_seconds",
+    ):
+        assert f'{name}{{project=~"$project", window="$window", quantile="0.9"}}' in exprs

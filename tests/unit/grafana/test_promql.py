@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 from exporters.dashboards.promql import (
+    Aggregation,
     PromQLReadError,
     Selector,
+    across_projects,
+    aggregations,
     metric_names,
     selectors,
     series,
@@ -38,7 +41,7 @@ pytestmark = pytest.mark.unit
         ("sum(a) by (x) + b unless ignoring (w) c", [Selector("a"), Selector("b"), Selector("c")]),
         ('{__name__="a", le="0.5"}', [Selector("a", (("__name__", "=", "a"), ("le", "=", "0.5")))]),
         ('a{s="}\\" {"} * 2e3', [Selector("a", (("s", "=", '}\\" {'),))]),
-        ("devmetrics:slo_sli:ratio > 0", [Selector("devmetrics:slo_sli:ratio")]),
+        ("devmetrics:exporter_series:sum > 0", [Selector("devmetrics:exporter_series:sum")]),
     ],
 )
 def test_selectors(expr: str, expected: list[Selector]) -> None:
@@ -57,12 +60,9 @@ def test_a_selector_without_a_fixed_name_is_refused() -> None:
 
 
 def test_snippets() -> None:
-    assert series("m", window="7d") == (
-        'max without (instance, job) (m{project=~"$project", window="7d"})'
-    )
-    info = (
-        'max without (instance, job) (devmetrics_project_info{team=~"$team", project=~"$project"})'
-    )
+    # A project's series carry no target labels (dropped at scrape): selected as exported.
+    assert series("m", window="7d") == 'm{project=~"$project", window="7d"}'
+    info = 'devmetrics_project_info{team=~"$team", project=~"$project"}'
     assert weighted("r", "w") == (
         f"sum ((r * on (project) w) and on (project) {info})"
         f" / (sum ((w) and on (project) {info}) > 0)"
@@ -73,3 +73,41 @@ def test_snippets() -> None:
     )
     with pytest.raises(PromQLReadError):
         variable_expression("query_result(up)")
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("a", []),
+        ("sum(a)", [Aggregation("sum")]),
+        ("sum by (team) (a)", [Aggregation("sum", "by", frozenset({"team"}))]),
+        ("sum (a) by (project, x)", [Aggregation("sum", "by", frozenset({"project", "x"}))]),
+        ("max without (window) (a)", [Aggregation("max", "without", frozenset({"window"}))]),
+        (
+            'count_values("tier", a) / (sum by (actor) (b) > 0)',
+            [Aggregation("count_values"), Aggregation("sum", "by", frozenset({"actor"}))],
+        ),
+        ('topk($n, a{sum="x"}) or vector(0)', [Aggregation("topk")]),
+        ("sum(rate(a[$__rate_interval]))", [Aggregation("sum")]),
+    ],
+)
+def test_aggregations(expr: str, expected: list[Aggregation]) -> None:
+    assert aggregations(expr) == expected
+
+
+@pytest.mark.parametrize(
+    ("expr", "across"),
+    [
+        ('a{project="$project"}', False),
+        ("time() - a", False),
+        ("max by (project, actor) (a)", False),
+        ("max without (window) (a)", False),
+        ("sum(a)", True),
+        ("quantile by (actor) (0.5, a)", True),
+        ("bottomk(15, a)", True),
+        ("max without (project) (a)", True),
+        ("count(a > 0) or vector(0)", True),
+    ],
+)
+def test_across_projects(expr: str, across: bool) -> None:
+    assert across_projects(expr) is across

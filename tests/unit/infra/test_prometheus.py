@@ -145,3 +145,61 @@ def test_receiver_secrets_come_from_files() -> None:
     assert slack["api_url_file"] == "/etc/devmetrics/secrets/slack_webhook_url"
     assert "api_url" not in slack
     assert receivers["webhook"]["webhook_configs"][0]["url"] == "http://127.0.0.1:9099/alerts"
+
+
+def _prepared(tmp_path: Path, servers: int) -> list[dict]:
+    """The configs `stack up` writes for ``servers`` Prometheus servers, checked by promtool."""
+    from devmetrics.settings import load_settings
+    from devmetrics.stack.components import Prometheus
+
+    base = load_settings()
+    stack = base.stack.model_copy(
+        update={"home": tmp_path, "prometheus_servers": servers, "install_packages": False}
+    )
+    settings = base.model_copy(update={"stack": stack})
+    configs = []
+    for index in range(servers):
+        server = Prometheus(settings, index)
+        server.prepare()
+        path = server.config_dir / "prometheus.yml"
+        out = _run(_tool("promtool"), "check", "config", path)
+        assert "is valid prometheus config file syntax" in out
+        configs.append(yaml.safe_load(path.read_text()))
+    return configs
+
+
+def _job(cfg: dict, name: str) -> dict | None:
+    return next((j for j in cfg["scrape_configs"] if j["job_name"] == name), None)
+
+
+def test_several_servers_split_the_shards_and_share_one_target_folder(tmp_path: Path) -> None:
+    first, second, third = _prepared(tmp_path, 3)
+    for index, cfg in enumerate((first, second, third)):
+        exporters = _job(cfg, "devmetrics-exporters")
+        assert exporters is not None
+        (keep,) = exporters["relabel_configs"]
+        assert keep["action"] == "keep" and keep["source_labels"] == ["shard"]
+        kept = set(keep["regex"].split("|"))
+        assert {str(s) for s in range(12) if s % 3 == index} <= kept
+        assert not {str(s) for s in range(12) if s % 3 != index} & kept
+        assert exporters["file_sd_configs"][0]["files"] == [
+            str(tmp_path / "prometheus" / "targets" / "exporters*.json")
+        ]
+        # Every server drops the target labels of project series at scrape.
+        assert [r["target_label"] for r in exporters["metric_relabel_configs"]] == [
+            "instance",
+            "job",
+            "shard",
+        ]
+        assert _job(cfg, "prometheus")["static_configs"][0]["targets"] == [  # type: ignore[index]
+            f"127.0.0.1:{9090 + index}"
+        ]
+        assert cfg["remote_write"][0]["url"] == "http://127.0.0.1:8428/api/v1/write"
+    # Only the first watches the processors, Alertmanager and VictoriaMetrics.
+    assert _job(first, "devmetrics-processors") and _job(first, "victoriametrics")
+    assert _job(second, "devmetrics-processors") is None and _job(third, "alertmanager") is None
+
+
+def test_one_server_keeps_every_shard(tmp_path: Path) -> None:
+    (only,) = _prepared(tmp_path, 1)
+    assert "relabel_configs" not in _job(only, "devmetrics-exporters")  # type: ignore[operator]

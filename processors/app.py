@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.streams import _current_event  # see _route_by
@@ -40,6 +40,7 @@ SNAPSHOT_TICK_S = 1.0
 SNAPSHOT_BUDGET_S = 0.5
 LAG_TICK_S = 5.0
 PROGRESS_EVERY_S = 30.0
+STUCK_AFTER_S = 60.0  # a partition behind while the worker is idle this long is reported
 
 
 def _route_by(event: Any) -> None:
@@ -95,6 +96,37 @@ class TableBlockStore:
         pending, self._unconfirmed = self._unconfirmed, []
         if pending:
             await asyncio.gather(*pending)
+
+
+class OutputTopics:
+    """Makes the worker's producer track every topic it writes, before its first write.
+
+    aiokafka's client refreshes metadata only for the topics it tracks, or for all topics while
+    it tracks none; a send to a topic it already knows from such a full fetch does not track
+    it. Once any other topic is tracked, the next refresh drops the untracked one, and a batch
+    queued for it waits for a leader that never comes back until the batch expires
+    (NotLeaderForPartitionError after `producer_request_timeout`). Tracking all outputs up
+    front closes that window (tests/integration/test_processor_outputs.py shows both sides).
+    """
+
+    def __init__(self, producer: Callable[[], Any], names: Sequence[str]) -> None:
+        self.producer = producer  # the started AIOKafkaProducer, once asked
+        self.names = list(names)
+        self.tracked = False
+        self._lock = asyncio.Lock()
+
+    async def track(self) -> None:
+        if self.tracked:
+            return
+        async with self._lock:
+            if self.tracked:
+                return
+            producer = self.producer()
+            await asyncio.gather(*(producer.client.add_topic(name) for name in self.names))
+            for name in self.names:
+                await producer.partitions_for(name)  # until the topic's partitions are known
+            self.tracked = True
+            log.info("the producer tracks the metadata of %s", ", ".join(self.names))
 
 
 @dataclass
@@ -190,11 +222,17 @@ def create_app(
         metrics,
     )
     source_names = set(topics.all_events)
+    changelog = table.changelog_topic.get_topic_name()
+    outputs = OutputTopics(
+        lambda: cast(Any, app.producer)._ensure_producer(),
+        [topics.state, topics.deadletter, changelog],
+    )
     lag: dict[tuple[str, int], int] = {}
     metrics.attach_state(worker.sizes, lambda: lag)
     progress = {"events": 0, "dead": 0, "last_log": time.monotonic()}
 
     async def fold(messages: Sequence[Any]) -> None:
+        await outputs.track()
         started = time.perf_counter()
         batch = [_incoming(message) for message in messages]
         outcome = worker.process(batch, clock.now_ms())
@@ -216,6 +254,7 @@ def create_app(
         _maybe_log_progress(progress, worker)
 
     app.on_batch(source, fold)
+    app.on_refetch = lambda topic, _skipped: metrics.refetches.labels(topic).inc()
 
     @table.on_recover
     async def rebuild() -> None:
@@ -237,6 +276,7 @@ def create_app(
     app.on_partitions_revoked.connect(_receiver(revoked))
 
     async def publish(flush: bool, idle: bool = False) -> None:
+        await outputs.track()
         budget = None if flush else SNAPSHOT_BUDGET_S
         for out in worker.publish_due(clock.now_ms(), flush=flush, budget_s=budget, idle=idle):
             await state.send(key=out.key, value=out.value, partition=out.partition)
@@ -252,13 +292,46 @@ def create_app(
     @app.timer(LAG_TICK_S)
     async def measure_lag() -> None:
         consumer = app.consumer
+        if progress["events"] != worker_moved["events"]:
+            worker_moved.update(events=progress["events"], at=time.monotonic())
         for tp in _assigned_tps(app, source_names):
             consumed = worker.consumed_offsets.get((tp.topic, tp.partition))
             highwater = consumer.highwater(tp)
             if highwater is not None:
-                lag[(tp.topic, tp.partition)] = max(
+                behind = lag[(tp.topic, tp.partition)] = max(
                     0, highwater - (consumed + 1 if consumed is not None else 0)
                 )
+                _watch_progress(tp, consumed, behind, consumer)
+
+    stuck_since: dict[Any, tuple[int | None, float, bool]] = {}
+    worker_moved: dict[str, float] = {"events": 0, "at": time.monotonic()}
+
+    def _watch_progress(tp: Any, consumed: int | None, behind: int, consumer: Any) -> None:
+        """Warn once about a partition that is behind while the worker consumes nothing at all.
+
+        A partition can wait its turn for a while when others hold a large backlog (the fetch
+        drains partitions in order); only when the whole worker has also been idle for
+        STUCK_AFTER_S is it stuck rather than queued.
+        """
+        now = time.monotonic()
+        last = stuck_since.get(tp)
+        if behind == 0 or last is None or last[0] != consumed:
+            stuck_since[tp] = (consumed, now, False)
+            return
+        idle = now - max(last[1], worker_moved["at"])
+        if not last[2] and idle > STUCK_AFTER_S:
+            stuck_since[tp] = (consumed, last[1], True)
+            log.warning(
+                "%s:%d has not moved for %.0f s (nor anything else for %.0f s), %d message(s) "
+                "behind (last consumed %s): %s",
+                tp.topic,
+                tp.partition,
+                now - last[1],
+                idle,
+                behind,
+                consumed,
+                consumer.describe(tp),
+            )
 
     async def final_flush(sender: Any, *args: Any, **kwargs: Any) -> None:
         await publish(flush=True)

@@ -75,6 +75,13 @@ class WorkerMetrics:
             ["family"],
             registry=registry,
         )
+        self.refetches = Counter(
+            "devmetrics_processor_refetches",
+            "Times an event partition was sought back to re-read messages its fetch had passed "
+            "over (the delivery check of processors/bulk.py)",
+            ["topic"],
+            registry=registry,
+        )
         self.snapshots = Counter(
             "devmetrics_processor_snapshots_published",
             "State snapshots published",

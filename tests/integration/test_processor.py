@@ -180,8 +180,10 @@ def _consume_all(kafka: KafkaSettings, topic: str) -> list[Any]:
             if msg is None or msg.error():
                 continue
             out.append(msg)
-            if msg.offset() + 1 >= remaining.get(msg.partition(), 0):
-                remaining.pop(msg.partition(), None)
+            offset, partition = msg.offset(), msg.partition()
+            assert offset is not None and partition is not None
+            if offset + 1 >= remaining.get(partition, 0):
+                remaining.pop(partition, None)
         return out
     finally:
         consumer.close()
@@ -376,12 +378,14 @@ def test_two_workers_publish_the_same_state_as_one(
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         shares = [_assigned_partitions(w) for w in workers]
+        first, second = shares
         # Each worker logs its latest assignment; right after a rebalance one may still show
         # its previous share, so wait until the shares are disjoint and cover every partition.
         if (
-            all(shares)
-            and set().union(*shares) == set(range(kafka_settings.partitions))
-            and not shares[0] & shares[1]  # type: ignore[operator]
+            first
+            and second
+            and first | second == set(range(kafka_settings.partitions))
+            and not first & second
         ):
             break
         time.sleep(0.5)

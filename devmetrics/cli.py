@@ -20,6 +20,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "emit": ("producers.cli", "emit"),
     "process": ("processors.cli", "process"),
     "export": ("exporters.cli", "export"),
+    "receive": ("producers.receiver.cli", "receive"),
 }
 
 

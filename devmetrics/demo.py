@@ -21,6 +21,7 @@ import click
 
 from devmetrics.settings import Settings
 from devmetrics.stack import Stack, StackError
+from devmetrics.stack.cli import PROMETHEUS_OPTION, with_prometheus_servers
 
 
 def _echo(msg: str) -> None:
@@ -62,8 +63,8 @@ class _Prometheus:
                 "operator", material.secret("http", "operator")
             )
 
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        qs = urllib.parse.urlencode({"query": promql})
+    def query(self, promql: str, **params: str) -> list[dict[str, Any]]:
+        qs = urllib.parse.urlencode({"query": promql, **params})
         request = urllib.request.Request(f"{self.url}/api/v1/query?{qs}", headers=self.headers)
         try:
             with urllib.request.urlopen(request, timeout=10, context=self.context) as resp:
@@ -72,8 +73,8 @@ class _Prometheus:
             return []
         return list(body.get("data", {}).get("result", []))
 
-    def scalar(self, promql: str) -> float | None:
-        result = self.query(promql)
+    def scalar(self, promql: str, **params: str) -> float | None:
+        result = self.query(promql, **params)
         return float(result[0]["value"][1]) if result else None
 
 
@@ -93,6 +94,7 @@ class _Prometheus:
 @click.option(
     "--shards", default=2, show_default=True, type=click.IntRange(1, 12), help="Exporter shards."
 )
+@PROMETHEUS_OPTION
 @click.option(
     "--live/--no-live",
     default=True,
@@ -114,10 +116,17 @@ def demo(
     seed: int,
     workers: int,
     shards: int,
+    prometheus_servers: int | None,
     live: bool,
     wait_s: float,
 ) -> None:
     """Bring the stack and pipeline up, backfill PROJECTS projects, go live, show where to look."""
+    settings = with_prometheus_servers(settings, prometheus_servers)
+    if shards < settings.stack.prometheus_servers:
+        raise click.UsageError(
+            f"--shards {shards} leaves Prometheus servers without a shard: give at least "
+            f"{settings.stack.prometheus_servers} (one per Prometheus server)"
+        )
     stack = Stack(settings, progress=_echo)
     try:
         stack.up()
@@ -125,10 +134,9 @@ def demo(
         click.echo(f"devmetrics demo: {exc}", err=True)
         sys.exit(1)
     home = settings.stack.home
-    prom = stack.component("prometheus")
-    targets: Path = prom.targets_dir  # type: ignore[attr-defined]
-    prom_url = prom.endpoint.url
-    prometheus = _Prometheus(settings, prom_url)
+    targets: Path = stack.prometheus_servers()[0].targets_dir
+    # Fleet-wide figures come from VictoriaMetrics: each Prometheus holds only its shards.
+    fleet = _Prometheus(settings, stack.component("victoriametrics").endpoint.url)
 
     metrics_ports = []
     for i in range(workers):
@@ -168,6 +176,13 @@ def demo(
             ],
             role="exporter",
         )
+
+    _start(
+        stack,
+        "receiver",
+        ["receive", "--sd-file", str(targets / "receivers-0.json")],
+        role="producer",
+    )
 
     truth = home / "demo-truth.json"
     _echo(f"backfilling {projects} projects x {days:g} days (truth file {truth})")
@@ -210,36 +225,39 @@ def demo(
             role="producer",
         )
 
-    _echo(f"waiting for Prometheus to see {projects} projects")
+    _echo(f"waiting for VictoriaMetrics to see {projects} projects (from every Prometheus)")
     seen_q = "count(count by (project) (devmetrics_state_as_of_timestamp_seconds))"
     deadline = time.monotonic() + wait_s
     seen = 0.0
     while time.monotonic() < deadline:
-        seen = prometheus.scalar(seen_q) or 0.0
+        seen = fleet.scalar(seen_q, latency_offset="1s") or 0.0
         if seen >= projects:
             break
-        _echo(f"Prometheus sees {seen:.0f} of {projects} projects")
+        _echo(f"VictoriaMetrics sees {seen:.0f} of {projects} projects")
         time.sleep(10)
-    _summary(stack, prometheus, projects, seen, shards, metrics_ports)
+    _summary(stack, fleet, projects, seen, shards, metrics_ports)
 
 
 def _summary(
     stack: Stack,
-    prometheus: _Prometheus,
+    fleet: _Prometheus,
     projects: int,
     seen: float,
     shards: int,
     metrics_ports: list[int],
 ) -> None:
-    prom_url = prometheus.url
     overall = {
-        name: prometheus.scalar(f'count(devmetrics_dora_tier{{metric="overall"}} == {v})')
+        name: fleet.scalar(
+            f'count(devmetrics_dora_tier{{metric="overall"}} == {v})', latency_offset="1s"
+        )
         for v, name in ((4, "elite"), (3, "high"), (2, "medium"), (1, "low"))
     }
-    alerts = prometheus.query('count by (alertname, tier) (ALERTS{alertstate="firing"})')
+    alerts = fleet.query(
+        'count by (alertname, tier) (ALERTS{alertstate="firing"})', latency_offset="1s"
+    )
     am = stack.component("alertmanager").endpoint.url
     click.echo("")
-    click.echo(f"devmetrics is running: Prometheus sees {seen:.0f} of {projects} projects.")
+    click.echo(f"devmetrics is running: VictoriaMetrics sees {seen:.0f} of {projects} projects.")
     click.echo(
         "  DORA overall tier: " + ", ".join(f"{name} {int(n or 0)}" for name, n in overall.items())
     )
@@ -256,7 +274,14 @@ def _summary(
         click.echo("  firing alerts: none yet (burn-rate alerts need a few minutes of data)")
     click.echo("")
     click.echo("Where to look:")
-    click.echo(f"  Prometheus       {prom_url}/classic/graph   targets: {prom_url}/classic/targets")
+    servers = stack.prometheus_servers()
+    for server in servers:
+        url = server.endpoint.url
+        held = ", ".join(str(i) for i in range(shards) if i % len(servers) == server.index)
+        click.echo(
+            f"  {server.name:<16} {url}/classic/graph   targets: {url}/classic/targets"
+            f"   (shards {held})"
+        )
     click.echo(f"  Alertmanager     {am}/#/alerts")
     click.echo(
         f"  VictoriaMetrics  {stack.component('victoriametrics').endpoint.url}"
@@ -266,5 +291,10 @@ def _summary(
         click.echo(f"  exporter shard {i} http://127.0.0.1:{9400 + i}/metrics")
     for i, port in enumerate(metrics_ports):
         click.echo(f"  processor {i}      http://127.0.0.1:{port}/metrics")
+    receiver = stack.settings.receiver
+    click.echo(
+        f"  webhook receiver http://{receiver.host}:{receiver.port}/webhooks/"
+        "github|gitlab|pagerduty|cdevents  (docs/sources.md)"
+    )
     click.echo(f"  logs             {stack.settings.stack.home / 'logs'}")
     click.echo("Stop everything with: devmetrics stack down")

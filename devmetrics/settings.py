@@ -49,7 +49,15 @@ class StackSettings(BaseModel):
     host: str = "127.0.0.1"
     kafka_port: int = Field(default=9092, ge=1, le=65535)
     kafka_controller_port: int = Field(default=19093, ge=1, le=65535)
+    kafka_brokers: int = Field(default=1, ge=1, le=5)
+    """Kafka nodes of the local stack, each a combined KRaft controller and broker; node i
+    listens on kafka_port + 100·i (controller: kafka_controller_port + 100·i). With three or
+    more, topics are replicated three times with min.insync.replicas=2 (docs/processors.md)."""
     prometheus_port: int = Field(default=9090, ge=1, le=65535)
+    """Port of the first Prometheus server; server i listens on prometheus_port + i."""
+    prometheus_servers: int = Field(default=1, ge=1, le=16)
+    """Prometheus servers of the local stack; each scrapes a disjoint set of exporter shards
+    (shard s goes to server s % prometheus_servers) and all remote-write to VictoriaMetrics."""
     alertmanager_port: int = Field(default=9093, ge=1, le=65535)
     victoriametrics_port: int = Field(default=8428, ge=1, le=65535)
     alert_webhook_url: str = "http://127.0.0.1:9099/alerts"
@@ -57,6 +65,9 @@ class StackSettings(BaseModel):
     kafka_version: str = "4.1.1"
     kafka_heap: str = "1G"
     health_timeout_s: float = Field(default=120.0, gt=0)
+    prometheus_gogc: int | None = Field(default=40, ge=10, le=1000)
+    """Go garbage-collection target (GOGC) of the Prometheus servers: lower trades CPU for
+    memory (docs/exporters.md, "Prometheus at scale"). None: Go's default, 100."""
     prometheus_scrape_interval: str | None = None
     """Overrides the shipped scrape and rule evaluation interval (tests use a short one)."""
     install_packages: bool = True
@@ -74,6 +85,34 @@ class SecuritySettings(BaseModel):
     dir: Path = REPO_ROOT / ".stack" / "security"
 
 
+class ReceiverSettings(BaseModel):
+    """`devmetrics receive`: where it listens, the webhook secrets and how payloads map.
+
+    Secrets are read from files (mounted secrets), never from the settings themselves; a
+    source whose secret file is unset refuses every request (docs/sources.md).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9500, ge=0, le=65535)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    github_secret_file: Path | None = None
+    gitlab_token_file: Path | None = None
+    pagerduty_secret_file: Path | None = None
+    cdevents_token_file: Path | None = None
+    """Bearer token CDEvents senders present in `Authorization`."""
+    cdevents_schemas_dir: Path | None = None
+    """The CDEvents JSON schemas CDEvents are validated against, `<spec version>/<name>.json`
+    (default: those infra/setup.sh writes from the CDEvents Go SDK into the stack cache)."""
+    ai_actors: list[str] = ["Copilot", "copilot-swe-agent[bot]", "github-copilot[bot]"]
+    """Accounts (login, name or e-mail local part) that are AI agents, matched without case."""
+    project_aliases: dict[str, str] = {}
+    """Source-side names (repository, GitLab path, PagerDuty service id, CDEvents source) to
+    project ids; a name not listed is the project id itself."""
+    incident_labels: list[str] = ["incident"]
+    production_environments: list[str] = ["production", "prod"]
+    publish_timeout_s: float = Field(default=10.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DEVMETRICS_", env_nested_delimiter="__", extra="forbid"
@@ -84,6 +123,7 @@ class Settings(BaseSettings):
     stack: StackSettings = StackSettings()
     processor: ProcessorSettings = ProcessorSettings()
     security: SecuritySettings = SecuritySettings()
+    receiver: ReceiverSettings = ReceiverSettings()
 
     @field_validator("log_level")
     @classmethod

@@ -42,6 +42,7 @@ QUEUE_FULL_TIMEOUT_S = 60.0
 PROGRESS_EVERY = 250_000
 
 Headers = list[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
 
 class PublisherError(Exception):
@@ -129,19 +130,33 @@ class Publisher:
     def failed(self) -> int:
         return self._failed
 
-    def publish(self, family: str, event: Mapping[str, Any]) -> None:
-        """Validate, encode and produce one event to its family's topic, keyed by project id."""
+    def publish(
+        self,
+        family: str,
+        event: Mapping[str, Any],
+        *,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        """Validate, encode and produce one event to its family's topic, keyed by project id.
+
+        `on_delivery(err, msg)` is called with this message's delivery report as well."""
         if self._pseudonymize is not None:
             event = self._pseudonymize(event)
         value = self._codec.encode(family, event)
         key = event["project_id"].encode()
-        self._produce(self._topics.events(family), key, value, None)
+        self._produce(self._topics.events(family), key, value, None, on_delivery)
 
     def publish_raw(
-        self, topic: str, key: bytes | None, value: bytes, headers: Headers = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Headers = None,
+        *,
+        on_delivery: DeliveryCallback | None = None,
     ) -> None:
         """Produce already-encoded bytes (dead letters, state snapshots, interop tests)."""
-        self._produce(topic, key, value, headers)
+        self._produce(topic, key, value, headers, on_delivery)
 
     def poll(self, timeout_s: float = 0.0) -> int:
         """Serve delivery reports; returns how many were served."""
@@ -182,13 +197,25 @@ class Publisher:
         except DeliveryFailed as failed:
             log.error("while handling %s: %s", exc_type.__name__, failed)
 
-    def _produce(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+    def _produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Headers,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        callback = self._on_delivery
+        if on_delivery is not None:
+
+            def callback(err: KafkaError | None, msg: Message) -> None:
+                self._on_delivery(err, msg)
+                on_delivery(err, msg)
+
         deadline: float | None = None
         while True:
             try:
-                self._producer.produce(
-                    topic, value, key, headers=headers, on_delivery=self._on_delivery
-                )
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=callback)
                 break
             except BufferError:
                 now = time.monotonic()

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.alerts import AlertReceiver
 
 from devmetrics.kafka_admin import ensure_topics
 from devmetrics.settings import KafkaSettings, Settings, load_settings
 from devmetrics.stack import Stack
-from devmetrics.stack.process import free_port
+from devmetrics.stack.process import free_port, port_in_use
 from schemas.topics import Topics
 
 
@@ -34,12 +35,25 @@ def _docker_engine_answers() -> bool:
     return True
 
 
-def _stack_settings(tmp: Path) -> Settings:
+# The session's monitoring stack runs two Prometheus servers, each scraping half of the
+# exporter shards, as a scaled-out fleet does (docs/exporters.md).
+SESSION_PROMETHEUS_SERVERS = 2
+
+
+def _free_port_run(n: int) -> int:
+    """A free port p such that p + 1 .. p + n - 1 are free too."""
+    while True:
+        first = free_port()
+        if all(not port_in_use("127.0.0.1", first + i) for i in range(1, n)):
+            return first
+
+
+def _stack_settings(tmp: Path, prometheus_servers: int = 1) -> Settings:
     base = load_settings()
     ports = {
         "kafka_port": free_port(),
         "kafka_controller_port": free_port(),
-        "prometheus_port": free_port(),
+        "prometheus_port": _free_port_run(prometheus_servers),
         "alertmanager_port": free_port(),
         "victoriametrics_port": free_port(),
     }
@@ -47,8 +61,9 @@ def _stack_settings(tmp: Path) -> Settings:
         update={
             "alert_webhook_url": f"http://127.0.0.1:{free_port()}/alerts",
             "home": tmp,
-            "prometheus_scrape_interval": "1s",
+            "prometheus_scrape_interval": "2s",
             "kafka_heap": "768M",
+            "prometheus_servers": prometheus_servers,
             **ports,
         }
     )
@@ -57,7 +72,7 @@ def _stack_settings(tmp: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def test_stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return _stack_settings(tmp_path_factory.mktemp("stack"))
+    return _stack_settings(tmp_path_factory.mktemp("stack"), SESSION_PROMETHEUS_SERVERS)
 
 
 @pytest.fixture(scope="session")
@@ -98,22 +113,34 @@ def topics(kafka_settings: KafkaSettings) -> Topics:
 
 @dataclass(frozen=True)
 class MonitoringStack:
-    prometheus_url: str
+    prometheus_urls: list[str]
+    """Every Prometheus server; server i scrapes the exporter shards s with s % n == i."""
     alertmanager_url: str
     victoriametrics_url: str
     targets_dir: Path
     alert_webhook_url: str
+    stack: Stack | None = None
+    """The components themselves, for tests that restart them."""
 
-    def add_targets(self, kind: str, name: str, addresses: list[str]) -> None:
+    @property
+    def prometheus_url(self) -> str:
+        """The first Prometheus server: the one that also scrapes processors."""
+        return self.prometheus_urls[0]
+
+    def add_targets(self, kind: str, name: str, addresses: list[str], shard: int = 0) -> None:
         """Register scrape targets through file service discovery, as an operator would.
 
         `kind` is `exporters` or `processors`: the shipped config's two file_sd jobs.
+        Exporter targets carry the `shard` label that assigns them to a Prometheus server.
         """
         import json
 
+        group: dict[str, Any] = {"targets": addresses}
+        if kind == "exporters":
+            group["labels"] = {"shard": str(shard)}
         path = self.targets_dir / f"{kind}-{name}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([{"targets": addresses}]))
+        tmp.write_text(json.dumps([group]))
         tmp.rename(path)
 
 
@@ -124,11 +151,12 @@ def _monitoring(settings: Settings) -> Iterator[MonitoringStack]:
     prom = stack.component("prometheus")
     try:
         yield MonitoringStack(
-            prometheus_url=prom.endpoint.url,
+            prometheus_urls=[p.endpoint.url for p in stack.prometheus_servers()],
             alertmanager_url=stack.component("alertmanager").endpoint.url,
             victoriametrics_url=stack.component("victoriametrics").endpoint.url,
             targets_dir=prom.targets_dir,  # type: ignore[attr-defined]
             alert_webhook_url=settings.stack.alert_webhook_url,
+            stack=stack,
         )
     finally:
         stack.down()
@@ -154,45 +182,6 @@ def private_monitoring_stack(
 @pytest.fixture
 def unique() -> Callable[[str], str]:
     return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-class AlertReceiver:
-    """The local webhook that Alertmanager's `webhook` receiver posts to: keeps every alert."""
-
-    def __init__(self, url: str) -> None:
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        from urllib.parse import urlparse
-
-        self.alerts: list[dict[str, Any]] = []
-        received = self.alerts
-        lock = threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with lock:
-                    received.extend(json.loads(body).get("alerts", []))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        parsed = urlparse(url)
-        self.server = ThreadingHTTPServer(
-            (parsed.hostname or "127.0.0.1", parsed.port or 80), Handler
-        )
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def firing(self) -> list[dict[str, Any]]:
-        return [a for a in list(self.alerts) if a.get("status") == "firing"]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,8 @@ at format time, the ACLs of each role, and client settings per role.
 
 Roles and what they may do (everything else is denied; the admin is a super user):
 
-* producer  - write (and describe) the event topics;
+* producer  - write (and describe) the event topics and the dead-letter topic (the webhook
+  receiver publishes as the producer, and dead-letters authentic webhooks it cannot map);
 * processor - read the event topics, write the dead-letter and state topics, own its
   consumer group and its table changelog topics (both prefixed by its app id);
 * exporter  - read the state topic.
@@ -116,6 +117,8 @@ def acl_bindings(topic_prefix: str, app_id: str) -> list[AclBinding]:
     bindings = [
         _allow("producer", topic, events, write, prefixed),
         _allow("producer", topic, events, describe, prefixed),
+        _allow("producer", topic, topics.deadletter, write),
+        _allow("producer", topic, topics.deadletter, describe),
         _allow("processor", topic, events, read, prefixed),
         _allow("processor", topic, events, describe, prefixed),
         _allow("processor", topic, topics.deadletter, write),

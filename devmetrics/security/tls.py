@@ -7,14 +7,19 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
+import socket
 import ssl
 import threading
 from collections.abc import Mapping
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import bcrypt
 
 from devmetrics.security.errors import SecurityError
+
+log = logging.getLogger(__name__)
 
 BCRYPT_ROUNDS = 10
 
@@ -96,3 +101,17 @@ class BasicAuth:
         with self._lock:
             self._accepted.add(digest)
         return True
+
+
+class TLSThreadingHTTPServer(ThreadingHTTPServer):
+    """Wraps each accepted connection in TLS (set ``tls``); the handshake runs in the request's
+    thread, so a slow or hostile client never holds up the accept loop."""
+
+    tls: ssl.SSLContext
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        conn, addr = super().get_request()
+        return self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.debug("connection from %s failed", client_address, exc_info=True)

@@ -20,10 +20,40 @@ def stack() -> None:
     """The local real stack: Kafka, Prometheus, Alertmanager, VictoriaMetrics."""
 
 
+def with_prometheus_servers(settings: Settings, servers: int | None) -> Settings:
+    """The settings with ``servers`` Prometheus servers, when given on the command line."""
+    if servers is None:
+        return settings
+    stack_settings = settings.stack.model_copy(update={"prometheus_servers": servers})
+    return settings.model_copy(update={"stack": stack_settings})
+
+
+PROMETHEUS_OPTION = click.option(
+    "--prometheus",
+    "prometheus_servers",
+    type=click.IntRange(1, 16),
+    default=None,
+    help="Prometheus servers, each scraping a disjoint set of exporter shards "
+    "[default: the stack settings' prometheus_servers, 1].",
+)
+
+
 @stack.command()
+@PROMETHEUS_OPTION
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, 5),
+    default=None,
+    help="Kafka nodes (combined KRaft controller and broker); 3 replicates every topic "
+    "three times with min.insync.replicas=2 [default: the stack settings' kafka_brokers, 1].",
+)
 @click.pass_obj
-def up(settings: Settings) -> None:
+def up(settings: Settings, prometheus_servers: int | None, brokers: int | None) -> None:
     """Start the stack (idempotent) and wait until every part is healthy."""
+    settings = with_prometheus_servers(settings, prometheus_servers)
+    if brokers is not None:
+        stack_settings = settings.stack.model_copy(update={"kafka_brokers": brokers})
+        settings = settings.model_copy(update={"stack": stack_settings})
     try:
         statuses = Stack(settings, progress=_echo).up()
     except StackError as exc:

@@ -11,13 +11,32 @@ from dataclasses import dataclass
 from devmetrics.kafka_admin import ensure_topics
 from devmetrics.security import material_of
 from devmetrics.settings import KafkaSettings, Settings
-from devmetrics.stack.components import COMPONENTS, Component
+from devmetrics.stack.components import (
+    Component,
+    Kafka,
+    Prometheus,
+    components_of,
+    replication_of,
+)
 from devmetrics.stack.errors import StackError
 from devmetrics.stack.process import ManagedProcess, port_in_use
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+ENDPOINTS = "endpoints.json"
+
+
+def _recorded(settings: Settings, kind: str) -> int:
+    """How many components of `kind` (kafka, prometheus) the last `up` in this stack home
+    started (0 if unknown)."""
+    try:
+        endpoints = json.loads((settings.stack.home / ENDPOINTS).read_text())
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(endpoints, dict):
+        return 0
+    return sum(1 for name in endpoints if name == kind or name.startswith(f"{kind}-"))
 
 
 @dataclass(frozen=True)
@@ -38,10 +57,23 @@ class Stack:
     def __init__(
         self, settings: Settings, progress: Progress | None = None, only: set[str] | None = None
     ) -> None:
-        """`only` limits the stack to the named components (tests start what they need)."""
+        """`only` limits the stack to the named kinds of component (tests start what they need).
+
+        The Kafka nodes and Prometheus servers are those of the settings, or as many as the
+        last `up` started here if that was more (so that `status` and `down` see every one).
+        """
+        counts = {
+            "kafka_brokers": max(settings.stack.kafka_brokers, _recorded(settings, "kafka")),
+            "prometheus_servers": max(
+                settings.stack.prometheus_servers, _recorded(settings, "prometheus")
+            ),
+        }
+        if counts != {k: getattr(settings.stack, k) for k in counts}:
+            stack = settings.stack.model_copy(update=counts)
+            settings = settings.model_copy(update={"stack": stack})
         self.settings = settings
         self.components: list[Component] = [
-            cls(settings) for cls in COMPONENTS if only is None or cls.name in only
+            c for c in components_of(settings) if only is None or type(c).name in only
         ]
         self._progress = progress or (lambda msg: log.info("%s", msg))
 
@@ -61,8 +93,11 @@ class Stack:
 
         Without the security switch every role is the same plaintext client.
         """
-        kafka = self.component("kafka").endpoint.address
-        plain = self.settings.kafka.model_copy(update={"bootstrap": kafka})
+        nodes = [c.endpoint.address for c in self.components if isinstance(c, Kafka)]
+        replicas, _ = replication_of(self.settings.stack.kafka_brokers)
+        plain = self.settings.kafka.model_copy(
+            update={"bootstrap": ",".join(nodes), "replication_factor": replicas}
+        )
         material = material_of(self.settings)
         if material is None:
             return plain
@@ -73,8 +108,13 @@ class Stack:
     def up(self) -> list[ComponentStatus]:
         """Start whatever is not running and wait until every part is healthy."""
         started_at = time.monotonic()
+        # The Kafka nodes elect a controller among themselves: all start before any is awaited.
+        nodes = [c for c in self.components if isinstance(c, Kafka)]
+        for node in [n for n in nodes if self._launch(n)]:
+            self._await(node)
         for comp in self.components:
-            self._start(comp)
+            if not isinstance(comp, Kafka) and self._launch(comp):
+                self._await(comp)
         if any(c.name == "kafka" for c in self.components):
             ensure_topics(self.kafka_settings)
             self._progress(f"topics ready ({self.settings.kafka.partitions} partitions each)")
@@ -90,28 +130,33 @@ class Stack:
         self._progress(f"stack up in {time.monotonic() - started_at:.1f} s")
         return self.status()
 
-    def _start(self, comp: Component) -> None:
-        t0 = time.monotonic()
+    def _launch(self, comp: Component) -> bool:
+        """Start `comp` unless it runs healthy already; True when it must be awaited."""
+        comp.started_at = time.monotonic()
         if comp.process.running():
             if comp.healthy():
                 self._progress(f"{comp.name}: already running at {comp.endpoint.address}")
-                return
+                return False
             self._progress(f"{comp.name}: running, waiting until healthy")
-        else:
-            for what, port in comp.ports().items():
-                if port_in_use(self.settings.stack.host, port):
-                    raise StackError(
-                        f"{what} {port} on {self.settings.stack.host} is already "
-                        f"in use by another process; free it or set a different "
-                        f"port in the stack settings"
-                    )
-            self._progress(f"{comp.name}: preparing")
-            comp.prepare()
-            comp.process.start(comp.argv(), env=comp.env(), cwd=comp.home)
-            self._progress(f"{comp.name}: started, waiting until healthy")
+            return True
+        for what, port in comp.ports().items():
+            if port_in_use(self.settings.stack.host, port):
+                raise StackError(
+                    f"{what} {port} on {self.settings.stack.host} is already "
+                    f"in use by another process; free it or set a different "
+                    f"port in the stack settings"
+                )
+        self._progress(f"{comp.name}: preparing")
+        comp.prepare()
+        comp.process.start(comp.argv(), env=comp.env(), cwd=comp.home)
+        self._progress(f"{comp.name}: started, waiting until healthy")
+        return True
+
+    def _await(self, comp: Component) -> None:
         self._wait_healthy(comp)
         self._progress(
-            f"{comp.name}: healthy at {comp.endpoint.address} ({time.monotonic() - t0:.1f} s)"
+            f"{comp.name}: healthy at {comp.endpoint.address} "
+            f"({time.monotonic() - comp.started_at:.1f} s)"
         )
 
     def _wait_healthy(self, comp: Component) -> None:
@@ -134,7 +179,11 @@ class Stack:
     def _write_endpoints(self) -> None:
         endpoints = {c.name: c.endpoint.address for c in self.components}
         self.settings.stack.home.mkdir(parents=True, exist_ok=True)
-        (self.settings.stack.home / "endpoints.json").write_text(json.dumps(endpoints, indent=2))
+        (self.settings.stack.home / ENDPOINTS).write_text(json.dumps(endpoints, indent=2))
+
+    def prometheus_servers(self) -> list[Prometheus]:
+        """The stack's Prometheus servers, the first one first."""
+        return [c for c in self.components if isinstance(c, Prometheus)]
 
     def status(self) -> list[ComponentStatus]:
         out = []
@@ -154,12 +203,10 @@ class Stack:
 
     def pipeline_processes(self) -> list[ManagedProcess]:
         """The pipeline processes that have a pid file here."""
-        names = {c.name for c in COMPONENTS}
+        names = {c.name for c in self.components}
         run = self.settings.stack.home / "run"
         return [
-            self.pipeline_process(p.stem)
-            for p in sorted(run.glob("*.pid"))
-            if p.stem not in names
+            self.pipeline_process(p.stem) for p in sorted(run.glob("*.pid")) if p.stem not in names
         ]
 
     def down(self) -> list[str]:

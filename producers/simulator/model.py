@@ -32,8 +32,13 @@ TIERS: tuple[str, ...] = ("elite", "high", "medium", "low")
 TIER_WEIGHTS: tuple[float, ...] = (0.2, 0.35, 0.3, 0.15)
 
 SERVICE_NAMES: tuple[str, ...] = ("api", "web", "worker", "gateway", "auth", "ingest")
-# Most projects run one service; a fourth run two (keeps a 30-day backfill near 11 M events).
+# Most projects run one service, a sixth run two, one in twenty-five runs three or four (so
+# every run has wide projects whose every SLO must reach Prometheus); keeps a 30-day backfill
+# near 12 M events. One uniform draw u picks the count: u < THREE_SERVICES_P gives three,
+# then up to FOUR_SERVICES_P four, then up to TWO_SERVICES_P two, else one.
 TWO_SERVICES_P = 0.2
+THREE_SERVICES_P = 0.03
+FOUR_SERVICES_P = 0.04
 
 # AI agents (name, model) a project may use; models are priced per 1k tokens in USD.
 AGENTS: tuple[tuple[str, str], ...] = (
@@ -162,12 +167,20 @@ def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
     return float(rng.uniform(bounds[0], bounds[1]))
 
 
+def _service_count(u: float) -> int:
+    if u < THREE_SERVICES_P:
+        return 3
+    if u < FOUR_SERVICES_P:
+        return 4
+    return 2 if u < TWO_SERVICES_P else 1
+
+
 def draw_project(index: int, rng: np.random.Generator) -> ProjectSpec:
     """Draw the fixed traits of project `index` from its own generator."""
     tier = TIERS[int(rng.choice(len(TIERS), p=TIER_WEIGHTS))]
     profile = PROFILES[tier]
     team = TEAMS[int(rng.integers(len(TEAMS)))]
-    n_services = 2 if rng.uniform() < TWO_SERVICES_P else 1
+    n_services = _service_count(float(rng.uniform()))
     names = rng.choice(len(SERVICE_NAMES), size=n_services, replace=False)
     services = tuple(
         ServiceSpec(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from confluent_kafka import Producer
@@ -46,9 +48,9 @@ class _Collect:
     """A sink that keeps (family, event) pairs: the generate-only baseline."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[str, dict]] = []
+        self.events: list[tuple[str, Mapping[str, Any]]] = []
 
-    def publish(self, family: str, event: dict) -> None:
+    def publish(self, family: str, event: Mapping[str, Any]) -> None:
         self.events.append((family, event))
 
     def poll(self, timeout_s: float = 0.0) -> int:

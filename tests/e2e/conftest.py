@@ -71,19 +71,23 @@ def pipeline(
                 )
             )
         total = "count(count by (project) (devmetrics_state_as_of_timestamp_seconds))"
+
+        def seen() -> float:
+            return sum(
+                float(r[0]["value"][1]) if (r := prometheus_query(url, total)) else 0.0
+                for url in monitoring_stack.prometheus_urls
+            )
+
         wait_for(
-            lambda: (
-                (r := prometheus_query(monitoring_stack.prometheus_url, total))
-                and float(r[0]["value"][1]) >= PROJECTS
-            ),
+            lambda: seen() >= PROJECTS,
             300,
-            what=f"Prometheus to see {PROJECTS} projects",
+            what=f"the Prometheus servers to see {PROJECTS} projects",
         )
         yield PipelineRun(
             backfill,
             kafka,
             dict(reader.latest),
-            monitoring_stack.prometheus_url,
+            monitoring_stack.prometheus_urls,
             monitoring_stack.victoriametrics_url,
             monitoring_stack.alertmanager_url,
             [f"http://127.0.0.1:{p}" for p in ports],

@@ -298,7 +298,9 @@ def test_end_to_end_over_tls_and_auth_without_identities_in_clear(
     while len(values) < 3 and time.monotonic() < deadline:
         message = raw.poll(0.5)
         if message is not None and message.error() is None and message.key() == project.encode():
-            values.append(message.value())
+            value = message.value()
+            assert value is not None
+            values.append(value)
     raw.close()
     assert len(values) == 3
     codec = Codec.default()
@@ -308,7 +310,7 @@ def test_end_to_end_over_tls_and_auth_without_identities_in_clear(
 
     worker = _processor(secured, tmp_path / "processor", tmp_path / "processor.log")
     prom = secured.stack.component("prometheus")
-    runner = _shard(secured, sd_file=prom.targets_dir / "exporters-secure.json")  # type: ignore[attr-defined]
+    runner = _shard(secured, sd_file=prom.targets_dir / "exporters-secure.json")
     runner.start()
     try:
         shard_url = f"https://{runner.address}/metrics"

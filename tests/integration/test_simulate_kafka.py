@@ -84,7 +84,9 @@ def test_messages_are_keyed_by_project_and_decode(kafka_settings: KafkaSettings)
         while batch := consumer.consume(num_messages=1000, timeout=5):
             for message in batch:
                 assert message.error() is None
-                decoded = codec.decode(message.value())
+                value = message.value()
+                assert value is not None
+                decoded = codec.decode(value)
                 assert decoded.family == "sli"
                 assert message.key() == decoded.record["project_id"].encode()
                 seen += 1

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from support.pipeline import prometheus_query, wait_for
 
@@ -24,7 +24,7 @@ def test_confluent_kafka_round_trip(kafka_settings, topics) -> None:
     producer = Producer(
         {"bootstrap.servers": kafka_settings.bootstrap, "acks": "all", "enable.idempotence": True}
     )
-    acked: list[tuple[int, int]] = []
+    acked: list[tuple[int | None, int | None]] = []
     for i in range(100):
         producer.produce(
             topic,
@@ -51,7 +51,9 @@ def test_confluent_kafka_round_trip(kafka_settings, topics) -> None:
     while len(seen) < 100 and time.monotonic() < deadline:
         msg = consumer.poll(0.5)
         if msg is not None and msg.error() is None:
-            seen[msg.value().decode()] = msg.key().decode()
+            value, key = msg.value(), msg.key()
+            assert value is not None and key is not None
+            seen[value.decode()] = key.decode()
     consumer.close()
     assert seen == {f"v{i}": f"proj-{i % 7}" for i in range(100)}
 
@@ -103,16 +105,13 @@ def test_aiokafka_round_trip_lands_in_same_partition(kafka_settings, topics) -> 
     producer = Producer(
         {"bootstrap.servers": kafka_settings.bootstrap, "partitioner": CONFLUENT_PARTITIONER}
     )
-    confluent_partitions: dict[str, int] = {}
+    confluent_partitions: dict[str, int | None] = {}
     for key in keys:
-        producer.produce(
-            topic,
-            key=key,
-            value=b"c",
-            on_delivery=lambda err, msg, k=key: confluent_partitions.__setitem__(
-                k, msg.partition()
-            ),
-        )
+
+        def delivered(err: KafkaError | None, msg: Message, k: str = key) -> None:
+            confluent_partitions[k] = msg.partition()
+
+        producer.produce(topic, key=key, value=b"c", on_delivery=delivered)
     assert producer.flush(15) == 0
     assert confluent_partitions == aio_partitions
     assert len(set(aio_partitions.values())) > 1
@@ -135,20 +134,31 @@ def test_kcat_lists_one_broker_and_the_topics(kafka_settings, topics) -> None:
 
 
 def test_prometheus_scrapes_and_victoriametrics_receives(monitoring_stack, unique) -> None:
+    """Each shard goes to one Prometheus server (by its shard label); a project's series lose
+    the target labels at scrape, the shard's own keep them; VictoriaMetrics gets both."""
     registry = CollectorRegistry()
     marker = unique("probe")
     gauge = Gauge("devmetrics_stack_probe", "a probe series", ["probe"], registry=registry)
     gauge.labels(marker).set(42.5)
+    project = Gauge(
+        "devmetrics_stack_probe_project", "a project series", ["project"], registry=registry
+    )
+    project.labels(marker).set(7)
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    last = len(monitoring_stack.prometheus_urls) - 1
     try:
-        monitoring_stack.add_targets("exporters", marker, [f"127.0.0.1:{port}"])
+        monitoring_stack.add_targets("exporters", marker, [f"127.0.0.1:{port}"], shard=last)
         promql = f'devmetrics_stack_probe{{probe="{marker}"}}'
-        result = wait_for(
-            lambda: prometheus_query(monitoring_stack.prometheus_url, promql), 60, 0.5
-        )
+        owner = monitoring_stack.prometheus_urls[last]
+        result = wait_for(lambda: prometheus_query(owner, promql), 60, 0.5)
         assert float(result[0]["value"][1]) == 42.5
         assert result[0]["metric"]["job"] == "devmetrics-exporters"
+        assert result[0]["metric"]["shard"] == str(last)
+        (own,) = prometheus_query(owner, f'devmetrics_stack_probe_project{{project="{marker}"}}')
+        assert own["metric"] == {"__name__": "devmetrics_stack_probe_project", "project": marker}
+        for other in monitoring_stack.prometheus_urls[:last]:
+            assert prometheus_query(other, f'{{probe="{marker}"}} or {{project="{marker}"}}') == []
 
         vm = wait_for(
             lambda: prometheus_query(

@@ -23,6 +23,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,14 +58,17 @@ MINUTE_MS, DAY_MS = 60_000, 86_400_000
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
-# Labels Prometheus adds to what a shard serves; not part of a snapshot's samples.
-TARGET_LABELS = {"job", "instance", "project"}
+# Labels Prometheus adds to what a shard serves; not part of a snapshot's samples. The
+# shipped scrape relabeling removes job, instance and shard from project series, so none of
+# them may appear there (`project_series` checks).
+TARGET_LABELS = {"job", "instance", "shard"}
 SHARD_ONLY = {
     "devmetrics_project_info",
     "devmetrics_state_as_of_timestamp_seconds",
     "devmetrics_state_computed_timestamp_seconds",
     "devmetrics_state_last_event_timestamp_seconds",
     "devmetrics_state_events_applied_total",
+    "devmetrics_project_services_capped",
 }
 
 
@@ -74,21 +78,29 @@ def series(metrics: list[dict[str, Any]]) -> dict[Key, float]:
 
 
 def served_series(result: list[dict[str, Any]]) -> dict[Key, float]:
-    """A query result's samples keyed like `series`, without target and shard-only series."""
+    """A query result's samples keyed like `series`, without the shard-only series."""
     return {
-        (
-            r["metric"]["__name__"],
-            tuple(
-                sorted(
-                    (k, v)
-                    for k, v in r["metric"].items()
-                    if k not in TARGET_LABELS and k != "__name__"
-                )
-            ),
-        ): float(r["value"][1])
-        for r in result
-        if r["metric"]["__name__"] not in SHARD_ONLY
+        key: value
+        for pid, key, value in project_series(result)
+        if key[0] not in SHARD_ONLY and pid is not None
     }
+
+
+def project_series(result: list[dict[str, Any]]) -> list[tuple[str | None, Key, float]]:
+    """(project, key without the project label, value) of each sample of a query result.
+
+    A sample that still carries a target label fails: a project's series must not depend on
+    the shard that serves it.
+    """
+    out = []
+    for r in result:
+        labels = dict(r["metric"])
+        name = labels.pop("__name__")
+        pid = labels.pop("project", None)
+        leaked = TARGET_LABELS & set(labels)
+        assert pid is None or not leaked, f"{name}{{project={pid}}} carries {sorted(leaked)}"
+        out.append((pid, (name, tuple(sorted(labels.items()))), float(r["value"][1])))
+    return out
 
 
 def same_value(expected: float, got: float) -> bool:
@@ -224,17 +236,21 @@ def kafka_env(kafka: KafkaSettings) -> dict[str, str]:
         "DEVMETRICS_KAFKA__BOOTSTRAP": kafka.bootstrap,
         "DEVMETRICS_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
         "DEVMETRICS_KAFKA__PARTITIONS": str(kafka.partitions),
+        "DEVMETRICS_KAFKA__REPLICATION_FACTOR": str(kafka.replication_factor),
     }
 
 
-def start_worker(kafka: KafkaSettings, as_of_ms: int, workdir: Path, name: str) -> Subprocess:
-    """`devmetrics process --as-of T`; its /metrics port is `.metrics_port`."""
+def start_worker(
+    kafka: KafkaSettings, as_of_ms: int, workdir: Path, name: str, app_id: str | None = None
+) -> Subprocess:
+    """`devmetrics process --as-of T` (app `<prefix>-<name>` unless given: workers of one app
+    share its partitions); its /metrics port is `.metrics_port`."""
     metrics_port = free_port()
     worker = Subprocess(
         [
             "process",
             "--app-id",
-            f"{kafka.topic_prefix}-{name}",
+            app_id or f"{kafka.topic_prefix}-{name}",
             "--data-dir",
             str(workdir / name),
             "--web-port",
@@ -269,8 +285,9 @@ class StateReader:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             for msg in self.consumer.consume(5000, timeout=0.5):
-                if msg.error() is None and msg.value() is not None:
-                    record = self.codec.decode(msg.value()).record
+                value = msg.value() if msg.error() is None else None
+                if value is not None:
+                    record = self.codec.decode(value).record
                     self.latest[record["project_id"]] = record
 
     def wait_until_applied(
@@ -310,7 +327,8 @@ class PipelineRun:
     backfill: Backfill
     kafka: KafkaSettings
     snapshots: dict[str, dict[str, Any]]
-    prometheus_url: str
+    prometheus_urls: list[str]
+    """Every Prometheus server; the first also scrapes the processors."""
     victoriametrics_url: str
     alertmanager_url: str
     exporter_urls: list[str]
@@ -327,8 +345,21 @@ class PipelineRun:
     def as_of_ms(self) -> int:
         return self.backfill.as_of_ms
 
+    @property
+    def prometheus_url(self) -> str:
+        return self.prometheus_urls[0]
+
     def query(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query on the first Prometheus server (processors' metrics live there)."""
         return prometheus_query(self.prometheus_url, promql)
+
+    def query_all(self, promql: str) -> list[dict[str, Any]]:
+        """The results of an instant query on every Prometheus server, concatenated."""
+        return [r for url in self.prometheus_urls for r in prometheus_query(url, promql)]
+
+    def query_fleet(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query on VictoriaMetrics, which holds every server's series."""
+        return prometheus_query(self.victoriametrics_url, promql, latency_offset="1s")
 
 
 def wait_for(fn: Any, timeout_s: float, interval_s: float = 2.0, what: str = "") -> Any:
@@ -340,3 +371,55 @@ def wait_for(fn: Any, timeout_s: float, interval_s: float = 2.0, what: str = "")
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
         time.sleep(interval_s)
+
+
+def expected_series(
+    truth: dict[str, Any], snapshot: dict[str, Any], as_of_ms: int
+) -> dict[Key, float]:
+    """Every series a project must have in Prometheus: the truth's, and the project's own
+    series with the values of its final snapshot (checked against the truth elsewhere)."""
+    team = (("team", snapshot["team"]),) if snapshot["team"] else ()
+    expected = series(truth["metrics"])
+    expected[("devmetrics_project_info", team)] = 1.0
+    expected[("devmetrics_state_as_of_timestamp_seconds", ())] = as_of_ms / 1000
+    expected[("devmetrics_state_computed_timestamp_seconds", ())] = snapshot["computed_at"] / 1000
+    expected[("devmetrics_state_last_event_timestamp_seconds", ())] = (
+        snapshot["last_event_at"] / 1000
+    )
+    expected[("devmetrics_state_events_applied_total", ())] = float(truth["events"])
+    return expected
+
+
+def families(truth: dict[str, dict[str, Any]]) -> list[str]:
+    """Every family a project can have: the truth's and the shard's own (SHARD_ONLY)."""
+    return sorted({m["name"] for t in truth.values() for m in t["metrics"]} | SHARD_ONLY)
+
+
+def holdings(base: str, names: list[str], **params: str) -> dict[str, dict[Key, float]]:
+    """Every project's series in one store, family by family (bounded answers)."""
+    held: dict[str, dict[Key, float]] = defaultdict(dict)
+    for name in names:
+        result = prometheus_query(base, f'{{__name__="{name}", project!=""}}', **params)
+        for pid, key, value in project_series(result):
+            assert pid is not None
+            assert key not in held[pid], f"{pid}: {key} twice in {base}"
+            held[pid][key] = value
+    return held
+
+
+def mismatches(
+    truth: dict[str, dict[str, Any]],
+    snapshots: dict[str, dict[str, Any]],
+    as_of_ms: int,
+    held: dict[str, dict[Key, float]],
+) -> dict[str, list[str]]:
+    """Per project, what a store holds against the truth both ways (first five lines)."""
+    problems = {}
+    for pid in sorted(set(held) | set(truth)):
+        if pid not in truth:
+            problems[pid] = ["a project the simulator never made"]
+            continue
+        diff = differences(expected_series(truth[pid], snapshots[pid], as_of_ms), held.get(pid, {}))
+        if diff:
+            problems[pid] = diff[:5]
+    return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ class CapturingPublisher:
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.fail = fail
 
-    def publish(self, family: str, event: dict[str, Any]) -> None:
+    def publish(self, family: str, event: Mapping[str, Any]) -> None:
         if self.fail:
             raise ConnectionError("broker gone")
         decoded = self.codec.decode(self.codec.encode(family, event))

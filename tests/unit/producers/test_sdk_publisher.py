@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from confluent_kafka import Producer
 
 from devmetrics.settings import KafkaSettings
 from producers import publisher as publisher_module
@@ -73,9 +74,9 @@ class FakeProducer:
 def make(**fake: Any) -> tuple[Publisher, FakeProducer]:
     holder: dict[str, FakeProducer] = {}
 
-    def factory(config: dict[str, Any]) -> FakeProducer:
+    def factory(config: dict[str, Any]) -> Producer:
         holder["p"] = FakeProducer(config, **fake)
-        return holder["p"]
+        return cast(Producer, holder["p"])
 
     pub = Publisher(KafkaSettings(topic_prefix="dm"), Codec.default(), producer_factory=factory)
     return pub, holder["p"]
@@ -97,11 +98,12 @@ def test_configuration_is_idempotent_batched_and_murmur2() -> None:
 
 def test_overrides_win_over_defaults() -> None:
     fake_holder: list[FakeProducer] = []
-    Publisher(
-        KafkaSettings(),
-        overrides={"linger.ms": 5},
-        producer_factory=lambda c: fake_holder.append(FakeProducer(c)) or fake_holder[0],
-    )
+
+    def factory(config: dict[str, Any]) -> Producer:
+        fake_holder.append(FakeProducer(config))
+        return cast(Producer, fake_holder[0])
+
+    Publisher(KafkaSettings(), overrides={"linger.ms": 5}, producer_factory=factory)
     assert fake_holder[0].config["linger.ms"] == 5
 
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from devmetrics.security.limits import GuardedCodec, InputLimits
-from exporters.budget import BudgetPolicy
 from exporters.records import Upsert, read_record
+from exporters.series import ServicePolicy
 from exporters.shard import ShardState
 from processors.admission import AsOf, partition_for
 from processors.settings import ProcessorSettings
@@ -104,14 +104,15 @@ def test_oversized_and_absurd_events_are_dead_lettered_with_the_field_named() ->
     huge = _sli("p1", "api", "ana") | {"service": "s" * 100_000}
     absurd = _sli("p1", "api", "ana") | {"requests_total": 10**15, "requests_good": 1}
     control = _sli("p1", "api\x00\x1b[2J", "ana")
+    oversized = CODEC.encode("sli", huge)
     batch = [
-        _message("p1", CODEC.encode("sli", huge), 0),
+        _message("p1", oversized, 0),
         _message("p1", CODEC.encode("sli", absurd), 1),
         _message("p1", CODEC.encode("sli", control), 2),
     ]
     outcome = worker.process(batch, T)
     assert [(x.reason, dict(x.headers)["dlq.error"].decode()) for x in outcome.dead_letters] == [
-        ("oversized", f"{len(batch[0].value)} bytes; events are at most 65536"),
+        ("oversized", f"{len(oversized)} bytes; events are at most 65536"),
         ("invalid_field", "requests_total: 1000000000000000 exceeds the plausible maximum 1e+12"),
         ("invalid_field", "service: 'api\\x00\\x1b[2J' holds control characters"),
     ]
@@ -154,7 +155,7 @@ def test_hostile_label_values_never_break_the_exposition(field: str, hostile: st
     if reasons:
         assert reasons == ["invalid_field"]
         return
-    shard = ShardState(0, 1, BudgetPolicy())
+    shard = ShardState(0, 1, ServicePolicy())
     for out in worker.publish_due(T, flush=True):
         item = read_record(out.key, out.value, CODEC)
         assert isinstance(item, Upsert)
@@ -167,7 +168,7 @@ def test_hostile_label_values_never_break_the_exposition(field: str, hostile: st
 
 
 def test_a_shard_serves_at_most_its_cap_of_projects() -> None:
-    shard = ShardState(0, 1, BudgetPolicy(), max_projects=2)
+    shard = ShardState(0, 1, ServicePolicy(), max_projects=2)
     worker = _worker()
     batch = [
         _message(p, CODEC.encode("sli", _sli(p, "api", "ana")), i)

@@ -8,6 +8,7 @@ import ssl
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
@@ -101,6 +102,8 @@ def test_acls_give_each_role_only_its_topics() -> None:
     assert {g for g in granted if g[0] == "User:producer"} == {
         ("User:producer", topic, "dm.events.", prefixed, AclOperation.WRITE),
         ("User:producer", topic, "dm.events.", prefixed, AclOperation.DESCRIBE),
+        ("User:producer", topic, "dm.deadletter", literal, AclOperation.WRITE),
+        ("User:producer", topic, "dm.deadletter", literal, AclOperation.DESCRIBE),
     }
     assert {g for g in granted if g[0] == "User:exporter"} == {
         ("User:exporter", topic, "dm.state", literal, AclOperation.READ),
@@ -144,7 +147,7 @@ def test_pseudonym_is_the_keyed_hmac_and_leaves_agents_alone() -> None:
     key = b"k" * 32
     pseudo = Pseudonymizer(key)
     expected = "person-" + hmac.new(key, b"ana@example.org", hashlib.sha256).hexdigest()[:32]
-    event = {
+    event: dict[str, Any] = {
         "project_id": "p",
         "actor": {"kind": "human", "name": "ana@example.org", "model": None},
     }

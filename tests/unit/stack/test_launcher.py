@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,6 +94,33 @@ def test_generated_server_properties_use_the_configured_ports(tmp_path: Path) ->
     assert f"log.dirs={tmp_path / 'data'}" in text
 
 
+def test_a_three_node_cluster_replicates_three_times_with_two_in_sync(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, kafka_port=31001, kafka_controller_port=31002, kafka_brokers=3)
+    stack = Stack(settings, only={"kafka"})
+    assert [c.name for c in stack.components] == ["kafka", "kafka-1", "kafka-2"]
+    node = stack.component("kafka-2")
+    assert isinstance(node, Kafka)
+    lines = set(node._server_properties(tmp_path / "data").splitlines())
+    assert {
+        "node.id=3",
+        "listeners=PLAINTEXT://127.0.0.1:31201,CONTROLLER://127.0.0.1:31202",
+        "controller.quorum.voters=1@127.0.0.1:31002,2@127.0.0.1:31102,3@127.0.0.1:31202",
+        "default.replication.factor=3",
+        "min.insync.replicas=2",
+        "offsets.topic.replication.factor=3",
+        "transaction.state.log.min.isr=2",
+        "unclean.leader.election.enable=false",
+    } <= lines
+    kafka = stack.kafka_settings
+    assert kafka.bootstrap == "127.0.0.1:31001,127.0.0.1:31101,127.0.0.1:31201"
+    assert kafka.replication_factor == 3
+
+
+def test_one_node_keeps_one_copy(tmp_path: Path) -> None:
+    lines = Kafka(_settings(tmp_path))._server_properties(tmp_path / "data").splitlines()
+    assert {"default.replication.factor=1", "min.insync.replicas=1"} <= set(lines)
+
+
 def test_prometheus_config_is_pointed_at_this_stack(tmp_path: Path) -> None:
     settings = _settings(
         tmp_path,
@@ -160,7 +188,12 @@ def test_format_passes_a_dash_leading_cluster_id_as_one_argument(
         returncode, stdout, stderr = 0, "", ""
 
     monkeypatch.setattr(components.uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xf8" + b"\0" * 15))
-    monkeypatch.setattr(components.subprocess, "run", lambda cmd, **kw: seen.append(cmd) or Done())
+
+    def run(cmd: list[str], **kw: Any) -> Done:
+        seen.append(cmd)
+        return Done()
+
+    monkeypatch.setattr(components.subprocess, "run", run)
     Kafka(_settings(tmp_path))._format(tmp_path / "data")
     (cmd,) = seen
     ids = [a for a in cmd if a.startswith("--cluster-id=")]

@@ -133,7 +133,7 @@ def test_both_actor_kinds_appear_in_every_family(small_run: list[Any]) -> None:
 
 def test_truth_lands_projects_in_every_tier() -> None:
     config = SimConfig(seed=1, start_ms=T - 14 * DAY_MS, end_ms=T)
-    overall = Counter()
+    overall: Counter[float | None] = Counter()
     for index in range(1, 41):
         spec = project_spec(1, index)
         metrics = compute_metrics(generate_project(spec, config), T)

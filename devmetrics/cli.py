@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from devmetrics.settings import ConfigError, load_settings
+from core.settings import ConfigError, load_settings
 
 # Subcommands live beside the code they run; they are imported only when called, so
 # `devmetrics stack status` does not pay for importing faust.

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from devmetrics.settings import Settings
+from core.settings import Settings
 from devmetrics.stack import Stack, StackError
 from devmetrics.stack.cli import PROMETHEUS_OPTION, with_prometheus_servers
 
@@ -32,7 +32,7 @@ def _role_env(settings: Settings, role: str) -> dict[str, str]:
     """A pipeline process's Kafka identity: its role's credentials when the stack is secured."""
     if not settings.security.enabled:
         return {}
-    from devmetrics.security.material import Material, role_env
+    from core.security.material import Material, role_env
 
     return role_env(Material(settings.security.dir), role)
 
@@ -54,8 +54,8 @@ class _Prometheus:
         self.headers: dict[str, str] = {}
         self.context: ssl.SSLContext | None = None
         if settings.security.enabled:
-            from devmetrics.security.material import Material
-            from devmetrics.security.tls import basic_auth_header, client_context
+            from core.security.material import Material
+            from core.security.tls import basic_auth_header, client_context
 
             material = Material(settings.security.dir)
             self.context = client_context(material.ca_file)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from devmetrics.settings import Settings
+from core.settings import Settings
 from exporters.errors import ExporterError
 from exporters.runner import DEFAULT_PORT, ShardOptions, ShardRunner
 from exporters.series import DEFAULT_MAX_SERVICES, ServicePolicy
@@ -103,8 +103,8 @@ def export(
 
 def _secured(settings: Settings) -> dict[str, Any]:
     """Under the security switch: HTTPS with the exporter certificate, and basic auth."""
-    from devmetrics.security import BasicAuth, SecurityError, material_of, server_context
-    from devmetrics.security.web import WEB_USERS
+    from core.security import BasicAuth, SecurityError, material_of, server_context
+    from core.security.web import WEB_USERS
 
     material = material_of(settings)
     if material is None:

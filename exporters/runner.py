@@ -8,9 +8,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devmetrics.kafka_admin import client_config
-from devmetrics.settings import KafkaSettings
-from devmetrics.targets import write_target_file
+from core.kafka import client_config
+from core.settings import KafkaSettings
+from core.targets import write_target_file
 from exporters.consumer import StateFollower, owned_partitions
 from exporters.errors import ExporterError
 from exporters.records import StateDecoder

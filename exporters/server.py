@@ -9,7 +9,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
-from devmetrics.security.tls import TLSThreadingHTTPServer
+from core.security.tls import TLSThreadingHTTPServer
 from exporters.exposition import CONTENT_TYPE
 from exporters.shard import ShardState
 
@@ -33,7 +33,7 @@ def accepts_gzip(header: str | None) -> bool:
 
 
 class Authenticator(Protocol):
-    """Checks an Authorization header (``devmetrics.security.BasicAuth``)."""
+    """Checks an Authorization header (``core.security.BasicAuth``)."""
 
     realm: str
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.limits import MAX_LABEL_LENGTH
 from exporters.errors import RecordRejected
 
 LabelPairs = tuple[tuple[str, str], ...]
@@ -14,8 +15,8 @@ SeriesKey = tuple[str, LabelPairs]
 
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 # Label values come from events (project ids, service names): bounded so that one hostile
-# producer cannot bloat every scrape; escaping keeps any content within the format.
-MAX_LABEL_VALUE_LENGTH = 256
+# producer cannot bloat every scrape (the same bound events are held to at ingest,
+# core.limits); escaping keeps any content within the format.
 MAX_LABELS = 8
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -61,13 +62,13 @@ def snapshot_from_record(record: Mapping[str, Any]) -> ProjectSnapshot:
     events_applied = record.get("events_applied")
     if isinstance(events_applied, bool) or not isinstance(events_applied, int):
         raise RecordRejected("invalid", f"events_applied must be an int, got {events_applied!r}")
-    if len(project_id) > MAX_LABEL_VALUE_LENGTH:
-        raise RecordRejected("invalid", f"project_id longer than {MAX_LABEL_VALUE_LENGTH}")
+    if len(project_id) > MAX_LABEL_LENGTH:
+        raise RecordRejected("invalid", f"project_id longer than {MAX_LABEL_LENGTH}")
     team = record.get("team")
     if team is not None and not isinstance(team, str):
         raise RecordRejected("invalid", f"team must be a string or null, got {team!r}")
-    if team is not None and len(team) > MAX_LABEL_VALUE_LENGTH:
-        raise RecordRejected("invalid", f"team longer than {MAX_LABEL_VALUE_LENGTH} characters")
+    if team is not None and len(team) > MAX_LABEL_LENGTH:
+        raise RecordRejected("invalid", f"team longer than {MAX_LABEL_LENGTH} characters")
     metrics = record.get("metrics")
     if not isinstance(metrics, list):
         raise RecordRejected("invalid", "metrics must be a list of samples")
@@ -106,10 +107,10 @@ def _sample(index: int, sample: Any) -> tuple[SeriesKey, float]:
             raise RecordRejected("invalid", f"{where} ({name}) carries a project label")
         if not isinstance(label_value, str):
             raise RecordRejected("invalid", f"{where} ({name}): label {label} is not a string")
-        if len(label_value) > MAX_LABEL_VALUE_LENGTH:
+        if len(label_value) > MAX_LABEL_LENGTH:
             raise RecordRejected(
                 "invalid",
-                f"{where} ({name}): label {label} longer than {MAX_LABEL_VALUE_LENGTH} characters",
+                f"{where} ({name}): label {label} longer than {MAX_LABEL_LENGTH} characters",
             )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordRejected("invalid", f"{where} ({name}): value {value!r} is not a number")

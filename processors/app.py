@@ -20,13 +20,13 @@ import faust
 from faust.streams import _current_event  # see _route_by
 from prometheus_client import CollectorRegistry
 
-from devmetrics.kafka_admin import sasl_password
-from devmetrics.security.limits import GuardedCodec
-from devmetrics.settings import ConfigError, KafkaSettings, Settings
+from core.kafka import faust_credentials
+from core.limits import GuardedCodec
+from core.processor_settings import ProcessorSettings, processor_settings
+from core.settings import Settings
 from processors.admission import AsOf
 from processors.bulk import BatchApp
 from processors.clock import Clock, WallClock
-from processors.settings import ProcessorSettings, processor_settings
 from processors.telemetry import WorkerMetrics
 from processors.worker import FoldWorker, Incoming
 from schemas.codec import Codec
@@ -169,7 +169,7 @@ def create_app(
     app = BatchApp(
         conf.app_id,
         broker=f"kafka://{kafka.bootstrap}",
-        broker_credentials=_credentials(kafka),
+        broker_credentials=faust_credentials(kafka),
         store="rocksdb://" if conf.store == "rocksdb" else "memory://",
         datadir=str(conf.data_dir),
         topic_partitions=kafka.partitions,
@@ -345,25 +345,6 @@ def create_app(
 def _receiver(fun: Callable[..., Awaitable[None]]) -> Any:
     """A coroutine function as a faust signal receiver (its stubs want a `signal` keyword)."""
     return fun
-
-
-def _credentials(kafka: KafkaSettings) -> Any:
-    """SASL credentials, over TLS verified against `ssl_ca_file` when the protocol is SASL_SSL."""
-    if not kafka.sasl_mechanism:
-        return None
-    ssl_context = None
-    if kafka.security_protocol.upper() == "SASL_SSL":
-        from devmetrics.security import client_context
-
-        if kafka.ssl_ca_file is None:
-            raise ConfigError("kafka.ssl_ca_file is required with security_protocol SASL_SSL")
-        ssl_context = client_context(kafka.ssl_ca_file)
-    return faust.SASLCredentials(
-        username=kafka.sasl_username or "",
-        password=sasl_password(kafka),
-        mechanism=kafka.sasl_mechanism,
-        ssl_context=ssl_context,
-    )
 
 
 class _Via:

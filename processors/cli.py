@@ -50,9 +50,9 @@ def process(
     import faust
     from aiokafka import codec as kafka_codecs
 
-    from devmetrics.kafka_admin import ensure_topics
+    from core.kafka import ensure_topics
+    from core.processor_settings import processor_settings
     from processors.app import create_app
-    from processors.settings import processor_settings
     from processors.telemetry import serve_metrics
 
     settings = ctx.obj
@@ -89,9 +89,9 @@ def process(
     ensure_topics(settings.kafka)
     built = create_app(settings, as_of_ms=as_of_ms, processor=conf)
     if conf.metrics_port and settings.security.enabled:
-        from devmetrics.security.errors import SecurityError
-        from devmetrics.security.material import Material
-        from devmetrics.security.metrics import serve_metrics_tls
+        from core.security.errors import SecurityError
+        from core.security.material import Material
+        from core.security.metrics import serve_metrics_tls
 
         material = Material(settings.security.dir)
         try:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from core.processor_settings import ProcessorSettings
 from processors.admission import Admission, AsOf, partition_for
 from processors.aggregators.blocks import (
     BlockFormatError,
@@ -23,12 +24,12 @@ from processors.aggregators.blocks import (
     parse_block_key,
 )
 from processors.aggregators.ledger import expired_hours
+from processors.aggregators.metrics import snapshot
 from processors.aggregators.rows import FAMILY_OF_ROW, Row, TeamMark, team_mark, to_row
 from processors.aggregators.samples import HOUR_MS
 from processors.aggregators.state import ProjectState
 from processors.deadletter import DeadLetter, dead_letter
 from processors.errors import Rejected
-from processors.settings import ProcessorSettings
 from processors.snapshots import STATE_FAMILY, SnapshotScheduler, state_record
 from processors.telemetry import WorkerMetrics
 from schemas.codec import Codec, CodecError
@@ -376,7 +377,7 @@ class FoldWorker:
         as_of = self.as_of.at(now_ms)
         started = time.perf_counter()
         project.state.prune(as_of)
-        samples = project.state.snapshot(as_of)
+        samples = snapshot(project.state, as_of)
         record = state_record(
             project_id,
             as_of,

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from devmetrics.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from producers.publisher import Publisher, PublisherError
 from producers.sdk import DevMetricsClient
 from schemas.codec import Codec, InvalidEvent

@@ -18,8 +18,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from devmetrics.kafka_admin import client_config
-from devmetrics.settings import KafkaSettings
+from core.kafka import client_config
+from core.settings import KafkaSettings
 from schemas.codec import Codec
 from schemas.topics import CONFLUENT_PARTITIONER, Topics
 
@@ -96,7 +96,7 @@ class Publisher:
         pseudonymizer of `kafka.pseudonym_key_file` when that is set (docs/security.md)."""
         self._codec = codec or Codec.default()
         if pseudonymize is None and kafka.pseudonym_key_file is not None:
-            from devmetrics.security.pseudonym import Pseudonymizer
+            from core.security.pseudonym import Pseudonymizer
 
             pseudonymize = Pseudonymizer.from_file(kafka.pseudonym_key_file)
         self._pseudonymize = pseudonymize

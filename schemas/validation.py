@@ -21,7 +21,10 @@ _MS = timedelta(milliseconds=1)
 # zeroed clock) that would poison windows, so it is rejected rather than stored.
 MIN_TIMESTAMP_MS = (datetime(2000, 1, 1, tzinfo=UTC) - EPOCH) // _MS
 MAX_TIMESTAMP_MS = (datetime(2100, 1, 1, tzinfo=UTC) - EPOCH) // _MS
-MAX_PROJECT_ID_LENGTH = 128
+MAX_LABEL_LENGTH = 128
+"""Longest value of a field that becomes a Prometheus label value or a state key: the project
+id, the team, services, environments, names. The one bound: the input limits
+(core.limits) and the exporter's check of state records use it too."""
 # Fields every event family carries (the state snapshot does not).
 ENVELOPE_FIELDS = frozenset({"event_id", "project_id", "occurred_at", "source", "actor"})
 # Fields where +/-inf is meaningful: the open-ended latency bucket.
@@ -308,17 +311,13 @@ def _require(record: Mapping[str, Any], name: str, when: str) -> None:
 
 def _check_envelope(record: Mapping[str, Any]) -> None:
     project_id = record["project_id"]
-    if len(project_id) > MAX_PROJECT_ID_LENGTH:
-        raise InvalidEvent("project_id", f"longer than {MAX_PROJECT_ID_LENGTH} characters")
+    if len(project_id) > MAX_LABEL_LENGTH:
+        raise InvalidEvent("project_id", f"longer than {MAX_LABEL_LENGTH} characters")
     if not project_id.isprintable() or project_id.strip() != project_id:
         raise InvalidEvent("project_id", f"{project_id!r} has unprintable or edge whitespace")
     team = record.get("team")
-    if team is not None and (
-        not team or len(team) > MAX_PROJECT_ID_LENGTH or not team.isprintable()
-    ):
-        raise InvalidEvent(
-            "team", f"{team!r} must be 1 to {MAX_PROJECT_ID_LENGTH} printable characters"
-        )
+    if team is not None and (not team or len(team) > MAX_LABEL_LENGTH or not team.isprintable()):
+        raise InvalidEvent("team", f"{team!r} must be 1 to {MAX_LABEL_LENGTH} printable characters")
 
 
 def _rules_rfc(record: Mapping[str, Any]) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from support.alerts import AlertReceiver
 
-from devmetrics.kafka_admin import ensure_topics
-from devmetrics.settings import KafkaSettings, Settings, load_settings
+from core.kafka import ensure_topics
+from core.settings import KafkaSettings, Settings, load_settings
 from devmetrics.stack import Stack
 from devmetrics.stack.process import free_port, port_in_use
 from schemas.topics import Topics

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from devmetrics.security.errors import SecurityError
-from devmetrics.security.material import DEFAULT_HOSTS, ROLES, Material, init_material, role_env
+from core.security.errors import SecurityError
+from core.security.material import DEFAULT_HOSTS, ROLES, Material, role_env
+from core.security.provision import init_material
 
 
 @click.group()
@@ -21,7 +22,7 @@ def _root(ctx: click.Context, directory: Path | None) -> Path:
         return directory
     settings = ctx.obj
     if settings is None:
-        from devmetrics.settings import load_settings
+        from core.settings import load_settings
 
         settings = load_settings()
     root: Path = settings.security.dir
@@ -79,9 +80,9 @@ def setup(ctx: click.Context, directory: Path | None) -> None:
     `devmetrics stack up` does this itself; run it against a broker started otherwise
     (infra/docker-compose.yml) with DEVMETRICS_KAFKA__BOOTSTRAP pointing at it.
     """
-    from devmetrics.kafka_admin import ensure_topics
-    from devmetrics.security.kafka import acl_bindings, apply_acls, role_settings
-    from devmetrics.settings import load_settings
+    from core.kafka import ensure_topics
+    from core.security.kafka import acl_bindings, apply_acls, role_settings
+    from core.settings import load_settings
 
     settings = ctx.obj or load_settings()
     material = Material(_root(ctx, directory))

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from devmetrics.settings import Settings
+from core.settings import Settings
 from devmetrics.stack.errors import StackError
 from devmetrics.stack.launcher import Stack
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
-from devmetrics.security import Material, basic_auth_header, client_context, material_of
-from devmetrics.settings import REPO_ROOT, Settings
+from core.paths import infra_dir
+from core.security import Material, basic_auth_header, client_context, material_of
+from core.settings import Settings
 from devmetrics.stack.errors import StackError
 from devmetrics.stack.process import ManagedProcess
 
@@ -236,7 +237,7 @@ class Kafka(Component):
                 "Maven is not installed: it fetches the Kafka broker jars "
                 "(apt-get install -y maven)"
             )
-        pom = REPO_ROOT / "infra" / "kafka" / "pom.xml"
+        pom = infra_dir("kafka", "pom.xml")
         staging = self.libs.with_name("libs.partial")
         shutil.rmtree(staging, ignore_errors=True)
         log.info(
@@ -268,7 +269,7 @@ class Kafka(Component):
     def _listeners(self) -> list[str]:
         host, port, cport = self.stack.host, self.port, self.controller_port
         if self.material is not None:
-            from devmetrics.security.kafka import broker_properties
+            from core.security.kafka import broker_properties
 
             return broker_properties(self.material, host, port, cport)
         return [
@@ -335,7 +336,7 @@ class Kafka(Component):
             str(self.properties),
         ]
         if self.material is not None:
-            from devmetrics.security.kafka import scram_format_args
+            from core.security.kafka import scram_format_args
 
             cmd += scram_format_args(self.material)
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -366,8 +367,8 @@ class Kafka(Component):
             "logger": _quiet,
         }
         if self.material is not None:
-            from devmetrics.kafka_admin import client_config
-            from devmetrics.security.kafka import role_settings
+            from core.kafka import client_config
+            from core.security.kafka import role_settings
 
             credentials = role_settings(self.settings.kafka, self.material, "admin")
             config |= client_config(credentials) | {"bootstrap.servers": self.endpoint.address}
@@ -417,7 +418,7 @@ class VictoriaMetrics(Component):
     def argv(self) -> list[str]:
         secured: list[str] = []
         if self.material is not None:
-            from devmetrics.security.web import victoriametrics_flags
+            from core.security.web import victoriametrics_flags
 
             secured = victoriametrics_flags(self.material)[0]
         return [
@@ -432,7 +433,7 @@ class VictoriaMetrics(Component):
     def env(self) -> dict[str, str]:
         if self.material is None:
             return {}
-        from devmetrics.security.web import victoriametrics_flags
+        from core.security.web import victoriametrics_flags
 
         return victoriametrics_flags(self.material)[1]
 
@@ -459,7 +460,7 @@ class Alertmanager(Component):
 
     def prepare(self) -> None:
         self.binary = require_binary("prometheus-alertmanager", self.settings)
-        src = REPO_ROOT / "infra" / "alertmanager"
+        src = infra_dir("alertmanager")
         if not (src / "alertmanager.yml").exists():
             raise StackError(f"missing Alertmanager configuration {src / 'alertmanager.yml'}")
         _copy_config(src, self.config_dir)
@@ -534,7 +535,7 @@ class Prometheus(Component):
 
     def prepare(self) -> None:
         self.binary = require_binary("prometheus", self.settings)
-        src = REPO_ROOT / "infra" / "prometheus"
+        src = infra_dir("prometheus")
         if not (src / "prometheus.yml").exists():
             raise StackError(f"missing Prometheus configuration {src / 'prometheus.yml'}")
         _copy_config(src, self.config_dir)
@@ -543,7 +544,7 @@ class Prometheus(Component):
         cfg = yaml.safe_load(cfg_path.read_text())
         cfg = self._localise(cfg)
         if self.material is not None:
-            from devmetrics.security.web import secure_prometheus_config
+            from core.security.web import secure_prometheus_config
 
             cfg = secure_prometheus_config(cfg, self.material)
         cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -628,7 +629,7 @@ def _write_web_config(material: Material | None, service: str, config_dir: Path)
     """Under the security switch, the TLS and basic-auth web configuration of a service."""
     if material is None:
         return
-    from devmetrics.security.web import web_config
+    from core.security.web import web_config
 
     (config_dir / WEB_CONFIG).write_text(
         yaml.safe_dump(web_config(material, service), sort_keys=False)

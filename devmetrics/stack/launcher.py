@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from devmetrics.kafka_admin import ensure_topics
-from devmetrics.security import material_of
-from devmetrics.settings import KafkaSettings, Settings
+from core.kafka import ensure_topics
+from core.security import material_of
+from core.settings import KafkaSettings, Settings
 from devmetrics.stack.components import (
     Component,
     Kafka,
@@ -101,7 +101,7 @@ class Stack:
         material = material_of(self.settings)
         if material is None:
             return plain
-        from devmetrics.security.kafka import role_settings
+        from core.security.kafka import role_settings
 
         return role_settings(plain, material, role)
 
@@ -119,7 +119,7 @@ class Stack:
             ensure_topics(self.kafka_settings)
             self._progress(f"topics ready ({self.settings.kafka.partitions} partitions each)")
             if material_of(self.settings) is not None:
-                from devmetrics.security.kafka import acl_bindings, apply_acls
+                from core.security.kafka import acl_bindings, apply_acls
 
                 count = apply_acls(
                     self.kafka_settings,

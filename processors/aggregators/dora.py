@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from core import catalogue
 from processors.aggregators.rows import ChangeRow, DeploymentRow, IncidentRow
 from processors.aggregators.samples import (
     DAY_MS,
@@ -121,22 +122,22 @@ def dora_samples(state: ProjectState, as_of: int) -> list[Sample]:
         labels = {"window": window}
         in_window = [row for row in counted if row.t > start]
         n = len(in_window)
-        samples.append(Sample("devmetrics_dora_deployments", labels, float(n)))
+        samples.append(Sample(catalogue.DORA_DEPLOYMENTS.name, labels, float(n)))
         if window == "30d":
             days = {row.t // DAY_MS for row in in_window}
             samples.append(
-                Sample("devmetrics_dora_deploy_day_per_week", labels, len(days) * 7 / 30)
+                Sample(catalogue.DORA_DEPLOY_DAY_PER_WEEK.name, labels, len(days) * 7 / 30)
             )
         window_leads = [value for at, value in lead_times if at > start]
-        samples += quantile_samples("devmetrics_dora_lead_time_seconds", labels, window_leads)
+        samples += quantile_samples(catalogue.DORA_LEAD_TIME_SECONDS.name, labels, window_leads)
         failures = sum(1 for row in in_window if row.deployment_id in failed_ids)
-        samples += ratio_samples("devmetrics_dora_change_failure_ratio", labels, failures, n)
+        samples += ratio_samples(catalogue.DORA_CHANGE_FAILURE_RATIO.name, labels, failures, n)
         window_recoveries = [value for at, value in recoveries if at > start]
         samples += quantile_samples(
-            "devmetrics_dora_recovery_time_seconds", labels, window_recoveries
+            catalogue.DORA_RECOVERY_TIME_SECONDS.name, labels, window_recoveries
         )
         rework = sum(1 for row in in_window if row.kind in ("hotfix", "rollback") or row.remediates)
-        samples += ratio_samples("devmetrics_dora_rework_ratio", labels, rework, n)
+        samples += ratio_samples(catalogue.DORA_REWORK_RATIO.name, labels, rework, n)
         if window == "30d":
             tier_inputs = {
                 "deployments": n,
@@ -164,7 +165,7 @@ def _tier_samples(inputs: dict[str, float | None]) -> list[Sample]:
         tiers["change_failure_rate"] = change_failure_tier(inputs["cfr"])
     if inputs["recovery_p50"] is not None:
         tiers["recovery_time"] = recovery_time_tier(inputs["recovery_p50"])
-    samples = [Sample("devmetrics_dora_tier", {"metric": m}, float(t)) for m, t in tiers.items()]
+    samples = [Sample(catalogue.DORA_TIER.name, {"metric": m}, float(t)) for m, t in tiers.items()]
     overall = sum(tiers.values()) // len(tiers)
-    samples.append(Sample("devmetrics_dora_tier", {"metric": "overall"}, float(overall)))
+    samples.append(Sample(catalogue.DORA_TIER.name, {"metric": "overall"}, float(overall)))
     return samples

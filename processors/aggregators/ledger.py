@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.processor_settings import SloPolicy
 from processors.aggregators.blocks import HourBlock, hour_of
+from processors.aggregators.metrics import snapshot
 from processors.aggregators.rows import Row, TeamMark, team_mark, to_row
 from processors.aggregators.samples import HOUR_MS, RETENTION_MS, Sample
 from processors.aggregators.state import ProjectState
-from processors.settings import SloPolicy
 
 
 def expired_hours(hours: list[int], as_of: int) -> list[int]:
@@ -54,4 +55,4 @@ class ProjectLedger:
         self.state.prune(as_of)
 
     def snapshot(self, as_of: int) -> list[Sample]:
-        return self.state.snapshot(as_of)
+        return snapshot(self.state, as_of)

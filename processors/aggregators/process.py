@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
+from core import catalogue
 from processors.aggregators.rows import ReviewRow, RfcRow, Row, TaskRow, TestRunRow
 from processors.aggregators.samples import (
     ACTORS,
@@ -65,11 +66,11 @@ def _rfc_samples(rows: list[RfcRow], as_of: int) -> list[Sample]:
             decided = finals[actor]
             accepted = sum(1 for r in decided if r.decision == "accepted")
             samples += [
-                Sample("devmetrics_rfc_submitted", labels, float(len(subs[actor]))),
-                Sample("devmetrics_rfc_decided", labels, float(len(decided))),
-                *ratio_samples("devmetrics_rfc_acceptance_ratio", labels, accepted, len(decided)),
+                Sample(catalogue.RFC_SUBMITTED.name, labels, float(len(subs[actor]))),
+                Sample(catalogue.RFC_DECIDED.name, labels, float(len(decided))),
+                *ratio_samples(catalogue.RFC_ACCEPTANCE_RATIO.name, labels, accepted, len(decided)),
                 *quantile_samples(
-                    "devmetrics_rfc_time_to_decision_seconds",
+                    catalogue.RFC_TIME_TO_DECISION_SECONDS.name,
                     labels,
                     _durations(decided, submitted, "rfc_id"),
                 ),
@@ -81,7 +82,7 @@ def _rfc_samples(rows: list[RfcRow], as_of: int) -> list[Sample]:
     )
     for actor in ACTORS:
         samples.append(
-            Sample("devmetrics_rfc_open_backlog", {"actor": actor}, float(len(open_rfcs[actor])))
+            Sample(catalogue.RFC_OPEN_BACKLOG.name, {"actor": actor}, float(len(open_rfcs[actor])))
         )
     return samples
 
@@ -98,18 +99,18 @@ def _task_samples(rows: list[TaskRow], as_of: int) -> list[Sample]:
             done, fails = completed[actor], failed[actor]
             cost = math.fsum(r.cost_usd or 0.0 for r in (*done, *fails))
             samples += [
-                Sample("devmetrics_task_completed", labels, float(len(done))),
-                Sample("devmetrics_task_failed", labels, float(len(fails))),
+                Sample(catalogue.TASK_COMPLETED.name, labels, float(len(done))),
+                Sample(catalogue.TASK_FAILED.name, labels, float(len(fails))),
                 *ratio_samples(
-                    "devmetrics_task_success_ratio", labels, len(done), len(done) + len(fails)
+                    catalogue.TASK_SUCCESS_RATIO.name, labels, len(done), len(done) + len(fails)
                 ),
                 *quantile_samples(
-                    "devmetrics_task_cycle_time_seconds",
+                    catalogue.TASK_CYCLE_TIME_SECONDS.name,
                     labels,
                     _durations(done, started, "task_id"),
                 ),
-                Sample("devmetrics_task_cost_usd", labels, cost),
-                *ratio_samples("devmetrics_task_cost_per_task_usd", labels, cost, len(done)),
+                Sample(catalogue.TASK_COST_USD.name, labels, cost),
+                *ratio_samples(catalogue.TASK_COST_PER_TASK_USD.name, labels, cost, len(done)),
             ]
     return samples
 
@@ -125,22 +126,24 @@ def _review_samples(rows: list[ReviewRow], as_of: int) -> list[Sample]:
             done = completed[actor]
             approved = [r for r in done if r.outcome == "approved"]
             samples += [
-                Sample("devmetrics_review_completed", labels, float(len(done))),
+                Sample(catalogue.REVIEW_COMPLETED.name, labels, float(len(done))),
                 *quantile_samples(
-                    "devmetrics_review_latency_seconds",
+                    catalogue.REVIEW_LATENCY_SECONDS.name,
                     labels,
                     _durations(done, requested, "review_id"),
                 ),
                 *ratio_samples(
-                    "devmetrics_review_approval_ratio", labels, len(approved), len(done)
+                    catalogue.REVIEW_APPROVAL_RATIO.name, labels, len(approved), len(done)
                 ),
                 *ratio_samples(
-                    "devmetrics_review_iterations_per_change",
+                    catalogue.REVIEW_ITERATIONS_PER_CHANGE.name,
                     labels,
                     sum(r.iteration for r in approved),
                     len(approved),
                 ),
-                Sample("devmetrics_review_findings", labels, float(sum(r.findings for r in done))),
+                Sample(
+                    catalogue.REVIEW_FINDINGS.name, labels, float(sum(r.findings for r in done))
+                ),
             ]
     return samples
 
@@ -156,18 +159,18 @@ def _test_samples(rows: list[TestRunRow], as_of: int) -> list[Sample]:
             executed = sum(r.passed + r.failed for r in runs)
             coverages = [r.coverage for r in runs if r.coverage is not None]
             samples += [
-                Sample("devmetrics_test_runs", labels, float(len(runs))),
+                Sample(catalogue.TEST_RUNS.name, labels, float(len(runs))),
                 *ratio_samples(
-                    "devmetrics_test_pass_ratio", labels, sum(r.passed for r in runs), executed
+                    catalogue.TEST_PASS_RATIO.name, labels, sum(r.passed for r in runs), executed
                 ),
                 *ratio_samples(
-                    "devmetrics_test_flaky_ratio", labels, sum(r.flaky for r in runs), executed
+                    catalogue.TEST_FLAKY_RATIO.name, labels, sum(r.flaky for r in runs), executed
                 ),
                 *quantile_samples(
-                    "devmetrics_test_duration_seconds", labels, [r.duration_s for r in runs]
+                    catalogue.TEST_DURATION_SECONDS.name, labels, [r.duration_s for r in runs]
                 ),
                 *ratio_samples(
-                    "devmetrics_test_coverage_ratio", labels, math.fsum(coverages), len(coverages)
+                    catalogue.TEST_COVERAGE_RATIO.name, labels, math.fsum(coverages), len(coverages)
                 ),
             ]
     return samples

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from processors.settings import SloPolicy
+from core.processor_settings import SloPolicy
 
 
 class RfcRow(NamedTuple):

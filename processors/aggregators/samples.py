@@ -1,4 +1,5 @@
-"""Sample values, window names and nearest-rank quantiles shared by every metric family."""
+"""Sample values and nearest-rank quantiles shared by every metric family; the windows and
+quantiles themselves are the metric catalogue's (core.catalogue)."""
 
 from __future__ import annotations
 
@@ -6,32 +7,38 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import NamedTuple
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
+from core.catalogue import (
+    ACTORS,
+    DAY_MS,
+    DORA_WINDOWS,
+    HOUR_MS,
+    MINUTE_MS,
+    PROCESS_WINDOWS,
+    QUANTILES,
+    SLO_WINDOWS,
+    WINDOWS_MS,
+)
 
-# Window label -> length in milliseconds (docs/metrics.md, "Conventions").
-WINDOWS_MS: dict[str, int] = {
-    "5m": 5 * MINUTE_MS,
-    "30m": 30 * MINUTE_MS,
-    "1h": HOUR_MS,
-    "2h": 2 * HOUR_MS,
-    "6h": 6 * HOUR_MS,
-    "1d": DAY_MS,
-    "3d": 3 * DAY_MS,
-    "7d": 7 * DAY_MS,
-    "30d": 30 * DAY_MS,
-}
-DORA_WINDOWS = ("1d", "7d", "30d")
-SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
-PROCESS_WINDOWS = ("1d", "7d")
+__all__ = [
+    "ACTORS",
+    "DAY_MS",
+    "DORA_WINDOWS",
+    "HOUR_MS",
+    "MINUTE_MS",
+    "PROCESS_WINDOWS",
+    "QUANTILES",
+    "RETENTION_MS",
+    "SLO_WINDOWS",
+    "WINDOWS_MS",
+    "Sample",
+    "in_window",
+    "nearest_rank",
+    "quantile_samples",
+    "ratio_samples",
+]
 
 # State covers the longest window plus one day; older events are rejected as too old.
 RETENTION_MS = 31 * DAY_MS
-
-ACTORS = ("ai_agent", "human")
-# Exact fractions: in floats 0.9 * 70 is 63.00000000000001, whose ceiling is the wrong rank.
-QUANTILES: tuple[tuple[str, Fraction], ...] = (("0.5", Fraction(1, 2)), ("0.9", Fraction(9, 10)))
 
 
 class Sample(NamedTuple):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core import catalogue
 from processors.aggregators.samples import (
     DAY_MS,
     MINUTE_MS,
@@ -48,19 +49,19 @@ def slo_samples(state: ProjectState, as_of: int) -> list[Sample]:
             for window in SLO_WINDOWS:
                 total, good = _slo_counts(window_sums[window], slo)
                 labels = {**base, "window": window}
-                samples.append(Sample("devmetrics_slo_requests", labels, float(total)))
-                samples.append(Sample("devmetrics_slo_requests_good", labels, float(good)))
+                samples.append(Sample(catalogue.SLO_REQUESTS.name, labels, float(total)))
+                samples.append(Sample(catalogue.SLO_REQUESTS_GOOD.name, labels, float(good)))
                 if total:
                     sli = good / total
-                    samples.append(Sample("devmetrics_slo_sli_ratio", labels, sli))
+                    samples.append(Sample(catalogue.SLO_SLI_RATIO.name, labels, sli))
                     samples.append(
-                        Sample("devmetrics_slo_burn_rate", labels, (1 - sli) / (1 - objective))
+                        Sample(catalogue.SLO_BURN_RATE.name, labels, (1 - sli) / (1 - objective))
                     )
             total_p, good_p = _slo_counts(period_sums, slo)
             if total_p:
                 remaining = 1 - (total_p - good_p) / ((1 - objective) * total_p)
                 samples.append(
-                    Sample("devmetrics_slo_error_budget_remaining_ratio", base, remaining)
+                    Sample(catalogue.SLO_ERROR_BUDGET_REMAINING_RATIO.name, base, remaining)
                 )
-            samples.append(Sample("devmetrics_slo_objective_ratio", base, objective))
+            samples.append(Sample(catalogue.SLO_OBJECTIVE_RATIO.name, base, objective))
     return samples

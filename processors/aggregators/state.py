@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from core.processor_settings import SloPolicy
 from processors.aggregators.rows import (
     ChangeRow,
     DeploymentRow,
@@ -27,8 +28,7 @@ from processors.aggregators.rows import (
     TestRunRow,
     latest_team,
 )
-from processors.aggregators.samples import MINUTE_MS, RETENTION_MS, Sample
-from processors.settings import SloPolicy
+from processors.aggregators.samples import MINUTE_MS, RETENTION_MS
 
 _MINUTES_PER_HOUR = 60
 # Columns of a minute bucket: requests, good (availability), good (latency), samples.
@@ -204,18 +204,6 @@ class ProjectState:
         """Rows with T - 31d < t <= T: what the state knows as of T."""
         cutoff = as_of - RETENTION_MS
         return (r for r in rows if cutoff < r.t <= as_of)
-
-    def snapshot(self, as_of: int) -> list[Sample]:
-        """Every metric of docs/metrics.md as of T (epoch ms), without the project label."""
-        from processors.aggregators.dora import dora_samples
-        from processors.aggregators.process import process_samples
-        from processors.aggregators.slo import slo_samples
-
-        return [
-            *dora_samples(self, as_of),
-            *slo_samples(self, as_of),
-            *process_samples(self, as_of),
-        ]
 
     def _rows_for(self, row: Row) -> list[Row]:
         match row:

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from devmetrics.settings import Settings
-from devmetrics.targets import write_target_file
+from core.settings import Settings
+from core.targets import write_target_file
 
 log = logging.getLogger(__name__)
 # The receiver answers a webhook only once the broker acknowledged its events: a short linger
@@ -91,8 +91,8 @@ def _secured(settings: Settings) -> dict[str, Any]:
     """Under the security switch: HTTPS, and basic auth on /metrics (webhooks carry their own
     signatures). The receiver shows the exporter certificate: both are HTTP services on the
     same hosts that Prometheus scrapes with basic auth."""
-    from devmetrics.security import BasicAuth, SecurityError, material_of, server_context
-    from devmetrics.security.web import WEB_USERS
+    from core.security import BasicAuth, SecurityError, material_of, server_context
+    from core.security.web import WEB_USERS
 
     material = material_of(settings)
     if material is None:

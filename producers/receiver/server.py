@@ -15,14 +15,14 @@ from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from devmetrics.security.tls import TLSThreadingHTTPServer
+from core.security.tls import TLSThreadingHTTPServer
 from producers.receiver.service import ROUTES, ReceiverService
 
 log = logging.getLogger(__name__)
 
 
 class Authenticator(Protocol):
-    """Checks an Authorization header (``devmetrics.security.BasicAuth``)."""
+    """Checks an Authorization header (``core.security.BasicAuth``)."""
 
     realm: str
 

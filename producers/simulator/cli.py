@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from devmetrics.settings import Settings
+from core.settings import Settings
 from producers.simulator.model import MINUTE_MS, project_id_of
 from producers.simulator.runner import (
     LiveOptions,
@@ -161,7 +161,7 @@ def simulate(
 
     publisher = None
     if not no_kafka:
-        from devmetrics.kafka_admin import ensure_topics
+        from core.kafka import ensure_topics
         from producers.publisher import Publisher
 
         ensure_topics(settings.kafka)

@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
+from support.snapshots import example_record
 
 from exporters.exposition import render_project
 from exporters.records import Upsert
 from exporters.series import FAMILIES, ServicePolicy
 from exporters.shard import ShardState
 from exporters.snapshot import ProjectSnapshot, snapshot_from_record
-from exporters.testing import example_record
 
 pytestmark = pytest.mark.bench
 

@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from devmetrics.kafka_admin import client_config
-from devmetrics.settings import KafkaSettings
+from core.kafka import client_config
+from core.processor_settings import ProcessorSettings
+from core.settings import KafkaSettings
 from processors.admission import AsOf, partition_for
 from processors.aggregators.samples import DAY_MS
-from processors.settings import ProcessorSettings
 from processors.worker import FoldWorker, Incoming
 from producers.publisher import Publisher
 from producers.simulator.generator import SimConfig, generate_project, project_spec

@@ -30,14 +30,15 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
+from support import REPO_ROOT
 from support.pipeline import Subprocess, kafka_env, prometheus_query, wait_for
+from support.snapshots import example_record
 
-from devmetrics.kafka_admin import client_config, ensure_topics
-from devmetrics.settings import REPO_ROOT, KafkaSettings, Settings, load_settings
+from core.kafka import client_config, ensure_topics
+from core.settings import KafkaSettings, Settings, load_settings
 from devmetrics.stack import Stack
 from devmetrics.stack.process import free_port, port_in_use
 from exporters.series import max_series
-from exporters.testing import example_record
 from producers.simulator.generator import project_spec
 from schemas.codec import Codec
 from schemas.topics import CONFLUENT_PARTITIONER, Topics

@@ -16,10 +16,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import REPO_ROOT
 from support.pipeline import Subprocess, kafka_env
 from support.receiver import SECRET, github_examples, hub_signature
 
-from devmetrics.settings import REPO_ROOT, KafkaSettings
+from core.settings import KafkaSettings
 from devmetrics.stack.process import free_port
 
 pytestmark = pytest.mark.bench

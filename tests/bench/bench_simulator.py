@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from devmetrics.kafka_admin import ensure_topics
-from devmetrics.settings import KafkaSettings
+from core.kafka import ensure_topics
+from core.settings import KafkaSettings
 from producers.publisher import Publisher
 from producers.simulator.model import DAY_MS
 from producers.simulator.runner import RunPlan, backfill

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from support.chaos import BROKERS, REPORT, Load, make_load
 
-from devmetrics.settings import Settings
+from core.settings import Settings
 from devmetrics.stack import Stack
 from devmetrics.stack.components import NODE_PORT_STRIDE
 from devmetrics.stack.process import free_port, port_in_use

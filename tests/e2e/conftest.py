@@ -21,8 +21,8 @@ from support.pipeline import (
     wait_for,
 )
 
-from devmetrics.kafka_admin import ensure_topics
-from devmetrics.settings import KafkaSettings
+from core.kafka import ensure_topics
+from core.settings import KafkaSettings
 from devmetrics.stack.process import free_port
 
 

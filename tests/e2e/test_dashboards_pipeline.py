@@ -15,8 +15,8 @@ import pytest
 from support.dashboards import Live, prove
 from support.pipeline import prometheus_query
 
-from exporters.dashboards.catalog import load_catalog
-from exporters.dashboards.kit import VICTORIAMETRICS_UID
+from dashboards.catalog import load_catalog
+from dashboards.kit import VICTORIAMETRICS_UID
 
 # The reasons an empty answer may have here, each checked against the live system.
 ALLOWED = {

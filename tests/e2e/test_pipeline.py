@@ -34,8 +34,8 @@ from support.pipeline import (
     wait_for,
 )
 
-from devmetrics.kafka_admin import client_config, ensure_topics
-from devmetrics.settings import KafkaSettings
+from core.kafka import client_config, ensure_topics
+from core.settings import KafkaSettings
 from producers.publisher import Publisher
 from producers.simulator import project_spec
 from schemas.topics import Topics

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from cloudevents.core.bindings.http import to_binary_event
 from cloudevents.core.v1.event import CloudEvent
+from support import REPO_ROOT
 from support.pipeline import (
     MINUTE_MS,
     Subprocess,
@@ -33,8 +34,8 @@ from support.receiver import (
     post,
 )
 
-from devmetrics.kafka_admin import ensure_topics
-from devmetrics.settings import REPO_ROOT, KafkaSettings
+from core.kafka import ensure_topics
+from core.settings import KafkaSettings
 from devmetrics.stack.process import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]

@@ -45,8 +45,8 @@ from support.pipeline import (
 from support.receiver import SECRET, github_headers, post
 from support.secured import Secured, secured_stack
 
-from devmetrics.kafka_admin import client_config
-from devmetrics.security import Pseudonymizer, basic_auth_header, role_env
+from core.kafka import client_config
+from core.security import Pseudonymizer, basic_auth_header, role_env
 from devmetrics.stack.components import Prometheus
 from devmetrics.stack.process import free_port
 from producers.publisher import Publisher

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from devmetrics.settings import KafkaSettings
+from core.settings import KafkaSettings
 from producers.publisher import Publisher
 from schemas.codec import Codec
 from schemas.examples import example_event

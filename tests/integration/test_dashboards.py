@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 from support.dashboards import BURN_ALERT, Live, get_json, prove
+from support.snapshots import OBJECTIVES, example_record
 
-from devmetrics.kafka_admin import client_config
-from devmetrics.settings import KafkaSettings
-from exporters.dashboards.catalog import load_catalog
-from exporters.dashboards.kit import VICTORIAMETRICS_UID
+from core.kafka import client_config
+from core.settings import KafkaSettings
+from dashboards.catalog import load_catalog
+from dashboards.kit import VICTORIAMETRICS_UID
 from exporters.runner import ShardOptions, ShardRunner
 from exporters.series import ServicePolicy
-from exporters.testing import OBJECTIVES, example_record
 from schemas.codec import Codec
 from schemas.topics import CONFLUENT_PARTITIONER, Topics
 

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from devmetrics.settings import KafkaSettings, Settings
+from core.settings import KafkaSettings, Settings
 from producers.cli import emit
 from schemas.codec import Codec
 from schemas.topics import Topics

@@ -10,12 +10,12 @@ from collections import defaultdict
 import pytest
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
+from support.snapshots import example_record
 
-from devmetrics.kafka_admin import client_config
-from devmetrics.settings import KafkaSettings
+from core.kafka import client_config
+from core.settings import KafkaSettings
 from exporters.runner import ShardOptions, ShardRunner
 from exporters.series import max_series
-from exporters.testing import example_record
 from schemas.codec import Codec
 from schemas.topics import CONFLUENT_PARTITIONER, Topics
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from devmetrics.kafka_admin import client_config
-from devmetrics.settings import KafkaSettings
+from core.kafka import client_config
+from core.settings import KafkaSettings
 from devmetrics.stack.process import free_port
 from processors.aggregators import ProjectLedger
 from producers.publisher import Publisher

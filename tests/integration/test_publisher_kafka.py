@@ -10,8 +10,8 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from confluent_kafka import Consumer
 
-from devmetrics.kafka_admin import client_config, ensure_topics
-from devmetrics.settings import KafkaSettings
+from core.kafka import client_config, ensure_topics
+from core.settings import KafkaSettings
 from producers.publisher import DeliveryFailed, Publisher, PublishReport
 from schemas.codec import Codec
 

@@ -28,8 +28,8 @@ from support.receiver import (
 )
 from support.webhook_payloads import DEPLOYMENT, TRIGGERED
 
-from devmetrics.kafka_admin import client_config
-from devmetrics.settings import KafkaSettings
+from core.kafka import client_config
+from core.settings import KafkaSettings
 from schemas.codec import Codec
 from schemas.topics import Topics
 

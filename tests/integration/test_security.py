@@ -33,11 +33,11 @@ from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 from support.secured import Secured, secured_stack
 
-from devmetrics.kafka_admin import client_config
-from devmetrics.security import BasicAuth, Material, basic_auth_header, role_env
-from devmetrics.security.tls import server_context
-from devmetrics.security.web import WEB_USERS
-from devmetrics.settings import KafkaSettings
+from core.kafka import client_config
+from core.security import BasicAuth, Material, basic_auth_header, role_env
+from core.security.tls import server_context
+from core.security.web import WEB_USERS
+from core.settings import KafkaSettings
 from exporters.runner import ShardOptions, ShardRunner
 from producers.publisher import Publisher
 from schemas.codec import Codec

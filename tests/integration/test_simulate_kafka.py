@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from confluent_kafka import Consumer, TopicPartition
 
-from devmetrics.kafka_admin import client_config
-from devmetrics.settings import KafkaSettings, Settings
+from core.kafka import client_config
+from core.settings import KafkaSettings, Settings
 from producers.simulator.cli import simulate
 from schemas.codec import Codec
 from schemas.topics import FAMILIES, Topics

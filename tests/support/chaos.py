@@ -22,8 +22,8 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from devmetrics.kafka_admin import client_config, ensure_topics
-from devmetrics.settings import KafkaSettings
+from core.kafka import client_config, ensure_topics
+from core.settings import KafkaSettings
 from devmetrics.stack import Stack
 from devmetrics.stack.components import Kafka
 from producers.publisher import Publisher

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporters.dashboards import OUTPUT_DIR
-from exporters.dashboards.kit import VICTORIAMETRICS_UID
-from exporters.dashboards.promql import selectors, variable_expression
-from exporters.dashboards.validate import Query, queries
+from dashboards import OUTPUT_DIR
+from dashboards.kit import VICTORIAMETRICS_UID
+from dashboards.promql import selectors, variable_expression
+from dashboards.validate import Query, queries
 
 PROCESSORS_JOB = "devmetrics-processors"
 RECEIVERS_JOB = "devmetrics-receivers"

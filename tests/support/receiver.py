@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
-from devmetrics.settings import REPO_ROOT, KafkaSettings
+from core.settings import KafkaSettings
 from devmetrics.stack.process import free_port
 from producers.publisher import Publisher
 from producers.receiver import ReceiverService, ReceiverTelemetry, Rules, Secrets
 from producers.receiver.cdevents import CDEventSchemas
 from producers.receiver.server import make_server
+from support import REPO_ROOT
 
 CACHE = REPO_ROOT / ".cache"
 WEBHOOK_EXAMPLES = CACHE / "webhooks-examples" / "7.6.1" / "package" / "api.github.com"

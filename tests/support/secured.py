@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devmetrics.security import Material, init_material
-from devmetrics.security.pki import make_ca
-from devmetrics.settings import KafkaSettings, load_settings
+from core.security import Material, init_material
+from core.security.pki import make_ca
+from core.settings import KafkaSettings, load_settings
 from devmetrics.stack import Stack
 from devmetrics.stack.process import free_port
 from schemas.topics import Topics

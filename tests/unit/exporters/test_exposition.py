@@ -7,6 +7,7 @@ import math
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from support.snapshots import sample
 
 from exporters.exposition import (
     assemble,
@@ -16,7 +17,6 @@ from exporters.exposition import (
 )
 from exporters.series import ServicePolicy
 from exporters.snapshot import snapshot_from_record
-from exporters.testing import sample
 
 pytestmark = pytest.mark.unit
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from support.snapshots import example_record, sample
 
 from exporters.errors import SeriesPolicyError
 from exporters.exposition import RenderedProject, render_project
@@ -17,7 +18,6 @@ from exporters.series import (
     services_by_traffic,
 )
 from exporters.snapshot import snapshot_from_record
-from exporters.testing import example_record, sample
 
 pytestmark = pytest.mark.unit
 

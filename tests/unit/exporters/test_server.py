@@ -9,6 +9,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from support.snapshots import example_record
 
 from exporters.consumer import owned_partitions
 from exporters.exposition import CONTENT_TYPE
@@ -17,7 +18,6 @@ from exporters.series import ServicePolicy
 from exporters.server import accepts_gzip, make_server
 from exporters.shard import ShardState
 from exporters.snapshot import snapshot_from_record
-from exporters.testing import example_record
 
 pytestmark = pytest.mark.unit
 

@@ -9,13 +9,13 @@ from itertools import count
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from support.snapshots import example_record, sample
 
 from exporters.errors import RecordRejected
 from exporters.records import Tombstone, Upsert, read_record
 from exporters.series import ServicePolicy, max_series
 from exporters.shard import ShardState
 from exporters.snapshot import snapshot_from_record
-from exporters.testing import example_record, sample
 from schemas.codec import Codec
 
 pytestmark = pytest.mark.unit

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from exporters.dashboards import OUTPUT_DIR, render_all, stale_files
-from exporters.dashboards.catalog import Catalog, load_catalog
-from exporters.dashboards.kit import PROMETHEUS_UID, VICTORIAMETRICS_UID, Reads
-from exporters.dashboards.promql import across_projects, aggregations, metric_names, selectors
-from exporters.dashboards.validate import (
+from core.catalogue import FAMILIES
+from dashboards import OUTPUT_DIR, render_all, stale_files
+from dashboards.catalog import Catalog, load_catalog
+from dashboards.kit import PROMETHEUS_UID, VICTORIAMETRICS_UID, Reads
+from dashboards.promql import across_projects, aggregations, metric_names, selectors
+from dashboards.validate import (
     PROJECT_FAMILIES,
     check_datasources,
     check_names,
@@ -22,7 +23,6 @@ from exporters.dashboards.validate import (
     queries,
     validate_texts,
 )
-from exporters.series import FAMILIES
 
 pytestmark = pytest.mark.unit
 
@@ -46,7 +46,7 @@ def catalog() -> Catalog:
 
 def test_committed_json_is_what_the_code_generates(texts: dict[str, str]) -> None:
     assert sorted(p.name for p in OUTPUT_DIR.glob("*.json")) == sorted(FILES)
-    assert stale_files() == [], "run: python -m exporters.dashboards"
+    assert stale_files() == [], "run: python -m dashboards"
     for name, text in texts.items():
         assert (OUTPUT_DIR / name).read_text() == text
 

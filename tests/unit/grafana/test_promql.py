@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporters.dashboards.promql import (
+from dashboards.promql import (
     Aggregation,
     PromQLReadError,
     Selector,

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from devmetrics.settings import REPO_ROOT
+from support import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -149,7 +148,7 @@ def test_receiver_secrets_come_from_files() -> None:
 
 def _prepared(tmp_path: Path, servers: int) -> list[dict]:
     """The configs `stack up` writes for ``servers`` Prometheus servers, checked by promtool."""
-    from devmetrics.settings import load_settings
+    from core.settings import load_settings
     from devmetrics.stack.components import Prometheus
 
     base = load_settings()

@@ -10,9 +10,10 @@ from typing import Any
 import fastavro
 import pytest
 
+from core.processor_settings import ProcessorSettings
 from processors.admission import AsOf, partition_for
 from processors.aggregators import ProjectLedger, block_key, hour_of
-from processors.settings import ProcessorSettings
+from processors.aggregators.metrics import snapshot
 from processors.snapshots import SnapshotScheduler
 from processors.worker import FoldWorker, Incoming, MemoryBlockStore
 from schemas.codec import HEADER_SIZE, SCHEMA_DIR, Codec, strip_logical_types
@@ -120,7 +121,7 @@ def test_duplicates_across_batches_change_nothing(codec: Codec, make_event: Fact
     reference = ProjectLedger("p1")
     for e in events:
         reference.fold("deployment", e)
-    assert worker.projects["p1"].state.snapshot(T) == reference.snapshot(T)
+    assert snapshot(worker.projects["p1"].state, T) == reference.snapshot(T)
 
 
 def test_a_batch_writes_only_the_blocks_it_touched(codec: Codec, make_event: Factory) -> None:
@@ -151,8 +152,8 @@ def test_rebuild_from_the_store_equals_the_live_state(codec: Codec, make_event: 
     expected = {p for p in live.projects if partition_for(p, PARTITIONS) in mine}
     assert set(rebuilt.projects) == expected and loaded == len(expected)
     for project in expected:
-        assert rebuilt.projects[project].state.snapshot(T) == live.projects[project].state.snapshot(
-            T
+        assert snapshot(rebuilt.projects[project].state, T) == snapshot(
+            live.projects[project].state, T
         )
         assert rebuilt.projects[project].state.events_applied == (
             live.projects[project].state.events_applied

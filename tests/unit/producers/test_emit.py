@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from devmetrics.settings import KafkaSettings, Settings
+from core.settings import KafkaSettings, Settings
 from producers.cli import emit
 
 pytestmark = pytest.mark.unit

@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 from confluent_kafka import Producer
 
-from devmetrics.settings import KafkaSettings
+from core.settings import KafkaSettings
 from producers import publisher as publisher_module
 from producers.publisher import DeliveryFailed, Publisher, PublishReport, QueueFull
 from schemas.codec import Codec, InvalidEvent

@@ -397,7 +397,8 @@ def test_version_1_events_without_team_still_decode(codec: Codec) -> None:
     """Messages written before `team` existed (schemas/history) read with team None."""
     import json
 
-    from devmetrics.settings import REPO_ROOT
+    from support import REPO_ROOT
+
     from schemas.codec import Codec as CodecClass
 
     old_schema = json.loads((REPO_ROOT / "schemas/history/deployment.v1.avsc").read_text())

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
+from support import REPO_ROOT
 
-from devmetrics.security.kafka import broker_properties
-from devmetrics.security.material import CONTAINER_ROOT, Material, init_material
-from devmetrics.security.web import secure_prometheus_config
-from devmetrics.settings import REPO_ROOT
+from core.security.kafka import broker_properties
+from core.security.material import Material
+from core.security.provision import CONTAINER_ROOT, init_material
+from core.security.web import secure_prometheus_config
 
 pytestmark = pytest.mark.unit
 

@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from devmetrics.security.limits import GuardedCodec, InputLimits
+from core.limits import GuardedCodec, InputLimits
+from core.processor_settings import ProcessorSettings
 from exporters.records import Upsert, read_record
 from exporters.series import ServicePolicy
 from exporters.shard import ShardState
 from processors.admission import AsOf, partition_for
-from processors.settings import ProcessorSettings
 from processors.worker import FoldWorker, Incoming, MemoryBlockStore
 from schemas.codec import Codec
 from schemas.errors import CodecError

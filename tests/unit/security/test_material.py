@@ -14,11 +14,12 @@ import pytest
 from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 from cryptography import x509
 
-from devmetrics.security import BasicAuth, Material, Pseudonymizer, basic_auth_header
-from devmetrics.security.errors import SecurityError
-from devmetrics.security.kafka import acl_bindings, broker_properties, scram_format_args
-from devmetrics.security.material import init_material, role_env
-from devmetrics.security.web import secure_prometheus_config, web_config
+from core.security import BasicAuth, Material, Pseudonymizer, basic_auth_header
+from core.security.errors import SecurityError
+from core.security.kafka import acl_bindings, broker_properties, scram_format_args
+from core.security.material import role_env
+from core.security.provision import init_material
+from core.security.web import secure_prometheus_config, web_config
 
 pytestmark = pytest.mark.unit
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from devmetrics.security import client_context
-from devmetrics.security.material import init_material
-from devmetrics.security.metrics import serve_metrics_tls
+from core.security import client_context
+from core.security.metrics import serve_metrics_tls
+from core.security.provision import init_material
 from devmetrics.stack.process import free_port
 
 pytestmark = pytest.mark.unit

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from support import REPO_ROOT
 
-from devmetrics.settings import REPO_ROOT, StackSettings
+from core.settings import StackSettings
 
 pytestmark = pytest.mark.unit
 
@@ -97,7 +98,7 @@ def test_dashboard_provider_path_is_mounted(compose: dict[str, Any]) -> None:
 
 
 def test_secured_grafana_datasources_use_https_and_the_security_material() -> None:
-    from devmetrics.security.material import HTTP_USERS
+    from core.security.material import HTTP_USERS
 
     defaults = StackSettings()
     path = INFRA / "grafana" / "provisioning" / "datasources-secured" / "datasources.yml"

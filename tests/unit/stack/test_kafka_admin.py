@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-import devmetrics.kafka_admin as kafka_admin
-from devmetrics.settings import KafkaSettings
+import core.kafka as kafka_admin
+from core.settings import KafkaSettings
 
 pytestmark = pytest.mark.unit
 

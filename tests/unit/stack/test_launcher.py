@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from devmetrics.settings import ConfigError, Settings, load_settings
+from core.settings import ConfigError, Settings, load_settings
 from devmetrics.stack import Stack, StackError
 from devmetrics.stack.components import Kafka, Prometheus
 from devmetrics.stack.process import ManagedProcess, free_port

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from agg_helpers import D, M, T, value
 
+from core.processor_settings import SloPolicy, SloTarget
 from processors.aggregators import ProjectLedger, Sample
-from processors.settings import SloPolicy, SloTarget
 
 pytestmark = pytest.mark.unit
 

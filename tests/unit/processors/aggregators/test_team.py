@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from agg_helpers import D, H, T
 
+from core.processor_settings import SloPolicy
 from processors.aggregators import HourBlock, ProjectLedger, ProjectState, hour_of, to_row
 from processors.aggregators.rows import TeamMark
-from processors.settings import SloPolicy
 
 pytestmark = pytest.mark.unit
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from support.receiver import RULES, SECRETS, github_headers
 
-from devmetrics.security import (
+from core.security import (
     BasicAuth,
     basic_auth_header,
     client_context,

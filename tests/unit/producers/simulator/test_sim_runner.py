@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from devmetrics.settings import Settings
+from core.settings import Settings
 from producers.simulator.cli import simulate
 from producers.simulator.runner import LiveOptions, Progress, RunPlan, backfill, live, live_truth
 from producers.simulator.scenarios import ScenarioSpan

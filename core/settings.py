@@ -15,9 +15,8 @@ import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from processors.settings import ProcessorSettings
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from core.paths import cache_home, data_home
+from core.processor_settings import ProcessorSettings
 
 
 class ConfigError(Exception):
@@ -44,8 +43,8 @@ class KafkaSettings(BaseModel):
 class StackSettings(BaseModel):
     """Where the local real stack (`devmetrics stack`) keeps its files and listens."""
 
-    home: Path = REPO_ROOT / ".stack"
-    cache: Path = REPO_ROOT / ".cache"
+    home: Path = data_home()
+    cache: Path = cache_home()
     host: str = "127.0.0.1"
     kafka_port: int = Field(default=9092, ge=1, le=65535)
     kafka_controller_port: int = Field(default=19093, ge=1, le=65535)
@@ -82,7 +81,7 @@ class SecuritySettings(BaseModel):
     """
 
     enabled: bool = False
-    dir: Path = REPO_ROOT / ".stack" / "security"
+    dir: Path = data_home() / "security"
 
 
 class ReceiverSettings(BaseModel):

@@ -1,6 +1,7 @@
 """The metric names the system produces, read from the code that produces them.
 
-Four producers: an exporter shard (a real scrape body rendered from example snapshots),
+Four producers: the exporter shards (the project families of the metric catalogue, and a real
+scrape body for the shard's own metrics),
 the processor worker and the webhook receiver (their metric registries) and Prometheus'
 recording rules (the rule files, read as they are: only the shards' cost is recorded, every
 project figure is exported).
@@ -16,15 +17,12 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.exposition import assemble, render_project
-from exporters.records import Upsert
+from core.catalogue import FAMILIES, exposition_names
+from core.paths import infra_dir
 from exporters.series import ServicePolicy
 from exporters.shard import ShardState
-from exporters.snapshot import snapshot_from_record
-from exporters.testing import example_record
 
-REPO = Path(__file__).resolve().parents[2]
-RULES_DIR = REPO / "infra" / "prometheus" / "rules"
+RULES_DIR = infra_dir("prometheus", "rules")
 
 # Series Prometheus itself writes: one set per scrape target, and one per active alert
 # (https://prometheus.io/docs/concepts/jobs_instances/, alerting rules' ALERTS series).
@@ -63,7 +61,7 @@ class Catalog:
         return self.exporter | self.processor | self.receiver | self.recorded | PROMETHEUS_SERIES
 
 
-def exposition_names(text: str) -> frozenset[str]:
+def exposition_names_of(text: str) -> frozenset[str]:
     """Sample names of a text-format scrape body."""
     return frozenset(
         sample.name for family in text_string_to_metric_families(text) for sample in family.samples
@@ -71,15 +69,13 @@ def exposition_names(text: str) -> frozenset[str]:
 
 
 def exporter_names() -> frozenset[str]:
-    """Every sample name of a real shard body (a one-service project), and the lines of a
-    project with one service more than the cap allows (the cap's own series)."""
+    """Every project family of the metric catalogue, and the sample names of a real shard's
+    own metrics (a scrape body of a shard that serves no project yet)."""
     state = ShardState(0, 1, ServicePolicy())
-    state.apply(Upsert(snapshot_from_record(example_record("catalog", services=("api",)))))
     state.set_lag({0: 0}, caught_up=True)
     body, _encoding = state.scrape(accept_gzip=False)
-    capped = snapshot_from_record(example_record("capped", services=("api", "web")))
-    over_cap = assemble([render_project(capped, ServicePolicy(max_services=1))])
-    return exposition_names(body.decode()) | exposition_names(over_cap.decode())
+    project = {name for family in FAMILIES for name in exposition_names(family)}
+    return frozenset(project) | exposition_names_of(body.decode())
 
 
 def processor_names() -> frozenset[str]:

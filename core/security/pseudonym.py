@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from devmetrics.security.errors import SecurityError
+from core.security.errors import SecurityError
 
 PREFIX = "person-"
 _PSEUDONYM = re.compile(r"^person-[0-9a-f]{32}$")

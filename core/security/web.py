@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from devmetrics.security.material import Material
-from devmetrics.security.tls import hash_password
+from core.security.material import Material
+from core.security.tls import hash_password
 
 WEB_USERS = ("prometheus", "operator")
 SCRAPER = "prometheus"

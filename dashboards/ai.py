@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from exporters.dashboards import variables
-from exporters.dashboards.kit import (
+from dashboards import variables
+from dashboards.kit import (
     PanelBuilder,
     Q,
     Reads,
@@ -22,7 +22,7 @@ from exporters.dashboards.kit import (
     table_panel,
     timeseries_panel,
 )
-from exporters.dashboards.promql import selected, series
+from dashboards.promql import selected, series
 
 UID = "devmetrics-ai"
 ACTOR = "{{actor}}"

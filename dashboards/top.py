@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from exporters.dashboards import variables
-from exporters.dashboards.kit import (
+from dashboards import variables
+from dashboards.kit import (
     Q,
     Reads,
     bar_panel,
@@ -18,7 +18,7 @@ from exporters.dashboards.kit import (
     row,
     tier_mappings,
 )
-from exporters.dashboards.promql import TEAM_PROJECTS, selected
+from dashboards.promql import TEAM_PROJECTS, selected
 
 UID = "devmetrics-top"
 TIER_STEPS = ((None, "red"), (2, "yellow"), (3, "blue"), (4, "green"))

@@ -1,4 +1,4 @@
-"""python -m exporters.dashboards [--check] [--out DIR]: regenerate or check the dashboards."""
+"""python -m dashboards [--check] [--out DIR]: regenerate or check the dashboards."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from exporters.dashboards.render import OUTPUT_DIR, stale_files, write_all
-from exporters.dashboards.validate import validate_all
+from dashboards.render import OUTPUT_DIR, stale_files, write_all
+from dashboards.validate import validate_all
 
 
 @click.command()

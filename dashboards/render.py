@@ -17,10 +17,10 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models import dashboard as dm
 
-from exporters.dashboards import ai, dora, health, project, slo, top
-from exporters.dashboards.catalog import REPO
+from core.paths import infra_dir
+from dashboards import ai, dora, health, project, slo, top
 
-OUTPUT_DIR = REPO / "infra" / "grafana" / "dashboards"
+OUTPUT_DIR = infra_dir("grafana", "dashboards")
 # File name -> builder, in the order the docs present them.
 BUILDERS: dict[str, Callable[[], db.Dashboard]] = {
     "health.json": health.build,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from exporters.dashboards.kit import Reads, custom_variable, query_variable
+from dashboards.kit import Reads, custom_variable, query_variable
 
 
 def team(multi: bool = True, reads: Reads = Reads.SELECTED) -> db.QueryVariable:

@@ -26,9 +26,9 @@ from confluent_kafka.admin import (
 )
 from pydantic import SecretStr
 
-from devmetrics.security.errors import SecurityError
-from devmetrics.security.material import KAFKA_USERS, SCRAM_MECHANISM, Material
-from devmetrics.settings import KafkaSettings
+from core.security.errors import SecurityError
+from core.security.material import KAFKA_USERS, SCRAM_MECHANISM, Material
+from core.settings import KafkaSettings
 from schemas.topics import Topics
 
 BROKER_PRINCIPAL = "User:CN=kafka"
@@ -137,7 +137,7 @@ def acl_bindings(topic_prefix: str, app_id: str) -> list[AclBinding]:
 def apply_acls(admin: KafkaSettings, bindings: list[AclBinding], timeout_s: float = 30.0) -> int:
     """Create the ACLs (creating an existing one is a no-op) and wait until the broker enforces
     them (its authorizer learns them from the metadata log a moment later); returns the count."""
-    from devmetrics.kafka_admin import client_config
+    from core.kafka import client_config
 
     client = AdminClient(client_config(admin))
     for binding, future in client.create_acls(bindings, request_timeout=timeout_s).items():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from exporters.dashboards import variables
-from exporters.dashboards.kit import (
+from dashboards import variables
+from dashboards.kit import (
     Q,
     Reads,
     bar_panel,
@@ -16,7 +16,7 @@ from exporters.dashboards.kit import (
     table_panel,
     timeseries_panel,
 )
-from exporters.dashboards.promql import PROJECTS
+from dashboards.promql import PROJECTS
 
 UID = "devmetrics-slo"
 BURN_ALERT = "DevmetricsSLOErrorBudgetBurn"

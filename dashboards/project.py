@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from exporters.dashboards import variables
-from exporters.dashboards.kit import (
+from core.catalogue import FAMILIES, META_FAMILIES, SERVICES_CAPPED, Family
+from dashboards import variables
+from dashboards.kit import (
     PanelBuilder,
     Q,
     dashboard,
@@ -18,7 +19,6 @@ from exporters.dashboards.kit import (
     table_panel,
     timeseries_panel,
 )
-from exporters.series import FAMILIES, META_FAMILIES, SERVICES_CAPPED, Family
 
 UID = "devmetrics-project"
 ONE = 'project="$project"'

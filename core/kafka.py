@@ -1,34 +1,105 @@
-"""Creates the pipeline's topics on a broker, idempotently."""
+"""Kafka client configuration for both client libraries (confluent-kafka and aiokafka under
+faust), built from one resolved view of the settings, and the pipeline's topics, created
+idempotently."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from devmetrics.settings import ConfigError, KafkaSettings
+from core.settings import ConfigError, KafkaSettings
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class KafkaAuth:
+    """How a client reaches and authenticates to the brokers, resolved once from the settings;
+    both client libraries' configurations are built from it, so they cannot disagree."""
+
+    bootstrap: str
+    protocol: str
+    """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+    mechanism: str | None
+    username: str
+    password: str
+    ca_file: Path | None
+
+    @property
+    def tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+
+
+def kafka_auth(kafka: KafkaSettings) -> KafkaAuth:
+    """The settings' connection and credentials, checked: a bad combination stops start-up."""
+    protocol = kafka.security_protocol.upper()
+    if protocol not in _PROTOCOLS:
+        raise ConfigError(
+            f"kafka.security_protocol {kafka.security_protocol!r} is not one of "
+            + ", ".join(_PROTOCOLS)
+        )
+    sasl = protocol.startswith("SASL_")
+    if sasl and not kafka.sasl_mechanism:
+        raise ConfigError(f"kafka.sasl_mechanism is required with security_protocol {protocol}")
+    if sasl and not kafka.sasl_username:
+        raise ConfigError(f"kafka.sasl_username is required with security_protocol {protocol}")
+    return KafkaAuth(
+        bootstrap=kafka.bootstrap,
+        protocol=protocol,
+        mechanism=kafka.sasl_mechanism if sasl else None,
+        username=(kafka.sasl_username or "") if sasl else "",
+        password=sasl_password(kafka) if sasl else "",
+        ca_file=kafka.ssl_ca_file,
+    )
+
+
 def client_config(kafka: KafkaSettings) -> dict[str, Any]:
-    """librdkafka connection settings (bootstrap and security) shared by every client."""
+    """librdkafka (confluent-kafka) connection settings shared by every such client."""
+    auth = kafka_auth(kafka)
     conf: dict[str, Any] = {
-        "bootstrap.servers": kafka.bootstrap,
-        "security.protocol": kafka.security_protocol,
+        "bootstrap.servers": auth.bootstrap,
+        "security.protocol": auth.protocol,
     }
-    if kafka.sasl_mechanism:
-        conf["sasl.mechanism"] = kafka.sasl_mechanism
-        conf["sasl.username"] = kafka.sasl_username or ""
-        conf["sasl.password"] = sasl_password(kafka)
-    if kafka.ssl_ca_file is not None:
-        conf["ssl.ca.location"] = str(kafka.ssl_ca_file)
+    if auth.mechanism:
+        conf["sasl.mechanism"] = auth.mechanism
+        conf["sasl.username"] = auth.username
+        conf["sasl.password"] = auth.password
+    if auth.ca_file is not None:
+        conf["ssl.ca.location"] = str(auth.ca_file)
+    if auth.tls:
         # Verify that the broker's certificate names the host we dialled (librdkafka default).
         conf["ssl.endpoint.identification.algorithm"] = "https"
     return conf
+
+
+def faust_credentials(kafka: KafkaSettings) -> Any:
+    """The same connection for aiokafka under faust: faust's SASL or SSL credentials (with a
+    TLS context verifying the broker's certificate and host name), or None for PLAINTEXT."""
+    auth = kafka_auth(kafka)
+    if auth.protocol == "PLAINTEXT":
+        return None
+    import faust  # only the processors need it; other clients do not pay for the import
+
+    from core.security.tls import client_context
+
+    ssl_context = client_context(auth.ca_file) if auth.tls else None
+    if auth.mechanism is None:
+        return faust.SSLCredentials(ssl_context)
+    return faust.SASLCredentials(
+        username=auth.username,
+        password=auth.password,
+        mechanism=auth.mechanism,
+        ssl_context=ssl_context,
+    )
 
 
 def sasl_password(kafka: KafkaSettings) -> str:

@@ -1,5 +1,5 @@
 """Processor settings: the `processor` section of the one settings object
-(`devmetrics.settings.Settings.processor`, env `DEVMETRICS_PROCESSOR__...`)."""
+(`core.settings.Settings.processor`, env `DEVMETRICS_PROCESSOR__...`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from core.paths import data_home
 
 
 class SloTarget(BaseModel):
@@ -37,7 +37,7 @@ class ProcessorSettings(BaseModel):
 
     app_id: str = "devmetrics-processor"
     """Kafka consumer group and table-changelog prefix; workers sharing the work share it."""
-    data_dir: Path = REPO_ROOT / ".stack" / "processor"
+    data_dir: Path = data_home() / "processor"
     store: Literal["rocksdb", "memory"] = "rocksdb"
     web_port: int = Field(default=6066, ge=0, le=65535)
     """faust's own web server (worker discovery, table views); 0 turns it off."""

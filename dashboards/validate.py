@@ -16,18 +16,19 @@ from typing import Any
 
 import yaml
 
-from exporters.dashboards.catalog import REPO, Catalog, load_catalog
-from exporters.dashboards.kit import VICTORIAMETRICS_UID, Reads
-from exporters.dashboards.promql import (
+from core.catalogue import FAMILIES
+from core.paths import infra_dir
+from dashboards.catalog import Catalog, load_catalog
+from dashboards.kit import VICTORIAMETRICS_UID, Reads
+from dashboards.promql import (
     PromQLReadError,
     across_projects,
     selectors,
     variable_expression,
 )
-from exporters.dashboards.render import canonical, render_all
-from exporters.series import FAMILIES
+from dashboards.render import canonical, render_all
 
-DATASOURCES_FILE = REPO / "infra" / "grafana" / "provisioning" / "datasources" / "datasources.yml"
+DATASOURCES_FILE = infra_dir("grafana", "provisioning", "datasources", "datasources.yml")
 PANEL_TYPES = frozenset({"row", "timeseries", "stat", "table", "bargauge"})
 GRID_COLUMNS = 24
 # Variables Grafana defines itself.

@@ -11,9 +11,13 @@ from typing import Any
 
 from schemas.codec import Codec, Decoded
 from schemas.errors import CodecError, InvalidEvent
+from schemas.validation import MAX_LABEL_LENGTH
 
-# Fields whose values become Prometheus label values or state keys downstream.
-LABEL_FIELDS = frozenset({"project_id", "service", "environment", "name", "model"})
+__all__ = ["MAX_LABEL_LENGTH", "GuardedCodec", "InputLimits", "Oversized"]
+
+# Fields whose values become Prometheus label values or state keys downstream (the project id
+# and the team are checked with the same bound by the envelope rules of schemas.validation).
+LABEL_FIELDS = frozenset({"service", "environment", "name", "model"})
 # Free text: longer, but still bounded.
 TEXT_FIELDS = frozenset({"title", "error"})
 # The largest value of a count or duration a real project reports; beyond is a bug or an attack.
@@ -46,7 +50,7 @@ class InputLimits:
     """The bounds an event must respect on top of its schema."""
 
     max_event_bytes: int = 65_536
-    max_label_length: int = 128
+    max_label_length: int = MAX_LABEL_LENGTH
     max_text_length: int = 4_096
     max_string_length: int = 256
     max_array_items: int = 1_000

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from devmetrics.security.errors import SecurityError
-from devmetrics.security.material import Material, init_material, role_env
-from devmetrics.security.pseudonym import Pseudonymizer
-from devmetrics.security.tls import BasicAuth, basic_auth_header, client_context, server_context
+from core.security.errors import SecurityError
+from core.security.material import Material, role_env
+from core.security.provision import init_material
+from core.security.pseudonym import Pseudonymizer
+from core.security.tls import BasicAuth, basic_auth_header, client_context, server_context
 
 __all__ = [
     "BasicAuth",

@@ -9,13 +9,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from exporters.series import (
+from core.catalogue import (
     ACTORS,
     DORA_TIER_METRICS,
     DORA_WINDOWS,
     PROCESS_WINDOWS,
-    QUANTILES,
 )
+from core.catalogue import QUANTILE_LABELS as QUANTILES
 
 OBJECTIVES = {"availability": 0.999, "latency": 0.99}
 _WINDOW_SECONDS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from exporters.dashboards import variables
-from exporters.dashboards.kit import (
+from dashboards import variables
+from dashboards.kit import (
     SELECTED,
     Q,
     Reads,
@@ -17,7 +17,7 @@ from exporters.dashboards.kit import (
     tier_mappings,
     timeseries_panel,
 )
-from exporters.dashboards.promql import selected, series, weighted, with_team
+from dashboards.promql import selected, series, weighted, with_team
 
 UID = "devmetrics-dora"
 WINDOW = "$window"

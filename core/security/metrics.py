@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from devmetrics.security.material import Material
+from core.security.material import Material
 
 
 def serve_metrics_tls(registry: CollectorRegistry, host: str, port: int, material: Material) -> Any:

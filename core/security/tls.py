@@ -17,7 +17,7 @@ from pathlib import Path
 
 import bcrypt
 
-from devmetrics.security.errors import SecurityError
+from core.security.errors import SecurityError
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,12 @@ def server_context(
 
 
 def client_context(
-    ca_file: Path, cert_file: Path | None = None, key_file: Path | None = None
+    ca_file: Path | None, cert_file: Path | None = None, key_file: Path | None = None
 ) -> ssl.SSLContext:
-    """A client context verifying the server against `ca_file` (host name included)."""
+    """A client context verifying the server against `ca_file` (the system's authorities when
+    None), host name included."""
     try:
-        context = ssl.create_default_context(cafile=str(ca_file))
+        context = ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
         if cert_file is not None and key_file is not None:
             context.load_cert_chain(str(cert_file), str(key_file))
     except (OSError, ssl.SSLError) as exc:

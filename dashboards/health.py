@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from exporters.dashboards.kit import (
+from dashboards.kit import (
     Q,
     Reads,
     bar_panel,

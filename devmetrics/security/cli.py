@@ -81,7 +81,7 @@ def setup(ctx: click.Context, directory: Path | None) -> None:
     (infra/docker-compose.yml) with DEVMETRICS_KAFKA__BOOTSTRAP pointing at it.
     """
     from core.kafka import ensure_topics
-    from core.security.kafka import acl_bindings, apply_acls, role_settings
+    from core.kafka_security import acl_bindings, apply_acls, role_settings
     from core.settings import load_settings
 
     settings = ctx.obj or load_settings()

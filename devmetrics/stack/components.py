@@ -269,7 +269,7 @@ class Kafka(Component):
     def _listeners(self) -> list[str]:
         host, port, cport = self.stack.host, self.port, self.controller_port
         if self.material is not None:
-            from core.security.kafka import broker_properties
+            from core.kafka_security import broker_properties
 
             return broker_properties(self.material, host, port, cport)
         return [
@@ -336,7 +336,7 @@ class Kafka(Component):
             str(self.properties),
         ]
         if self.material is not None:
-            from core.security.kafka import scram_format_args
+            from core.kafka_security import scram_format_args
 
             cmd += scram_format_args(self.material)
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -368,7 +368,7 @@ class Kafka(Component):
         }
         if self.material is not None:
             from core.kafka import client_config
-            from core.security.kafka import role_settings
+            from core.kafka_security import role_settings
 
             credentials = role_settings(self.settings.kafka, self.material, "admin")
             config |= client_config(credentials) | {"bootstrap.servers": self.endpoint.address}

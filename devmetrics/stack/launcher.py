@@ -101,7 +101,7 @@ class Stack:
         material = material_of(self.settings)
         if material is None:
             return plain
-        from core.security.kafka import role_settings
+        from core.kafka_security import role_settings
 
         return role_settings(plain, material, role)
 
@@ -119,7 +119,7 @@ class Stack:
             ensure_topics(self.kafka_settings)
             self._progress(f"topics ready ({self.settings.kafka.partitions} partitions each)")
             if material_of(self.settings) is not None:
-                from core.security.kafka import acl_bindings, apply_acls
+                from core.kafka_security import acl_bindings, apply_acls
 
                 count = apply_acls(
                     self.kafka_settings,

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from support import REPO_ROOT
 
-from core.security.kafka import broker_properties
+from core.kafka_security import broker_properties
 from core.security.material import Material
 from core.security.provision import CONTAINER_ROOT, init_material
 from core.security.web import secure_prometheus_config

@@ -14,9 +14,9 @@ import pytest
 from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 from cryptography import x509
 
+from core.kafka_security import acl_bindings, broker_properties, scram_format_args
 from core.security import BasicAuth, Material, Pseudonymizer, basic_auth_header
 from core.security.errors import SecurityError
-from core.security.kafka import acl_bindings, broker_properties, scram_format_args
 from core.security.material import role_env
 from core.security.provision import init_material
 from core.security.web import secure_prometheus_config, web_config

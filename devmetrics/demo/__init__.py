@@ -14,7 +14,7 @@ import time
 import click
 
 from core.settings import Settings
-from devmetrics.demo.pipeline import PipelineStarter, role_env
+from devmetrics.demo.pipeline import PipelineStarter, process_env
 from devmetrics.demo.summary import print_summary
 from devmetrics.query import PromClient, QueryError
 from devmetrics.stack import Stack, StackError
@@ -85,7 +85,7 @@ def demo(
     # In the foreground: its progress line (events/s, acknowledged) is the demo's.
     backfill = subprocess.run(
         [*simulate, "--days", str(days), "--seed", str(seed), "--truth", str(truth)],
-        env={**os.environ, **role_env(settings, "producer")},
+        env={**os.environ, **process_env(stack, "producer")},
         check=False,
     )
     if backfill.returncode != 0:

@@ -21,13 +21,16 @@ EXPORTER_PORT = 9400
 """Shard i serves /metrics on EXPORTER_PORT + i when that port is free."""
 
 
-def role_env(settings: Settings, role: str) -> dict[str, str]:
-    """A pipeline process's Kafka identity: its role's credentials when the stack is secured."""
-    if not settings.security.enabled:
-        return {}
-    from core.security.material import Material, role_env
+def process_env(stack: Stack, role: str) -> dict[str, str]:
+    """A pipeline process's Kafka identity: this stack's brokers, and its role's credentials
+    when the stack is secured."""
+    env = {"DEVMETRICS_KAFKA__BOOTSTRAP": stack.kafka_settings.bootstrap}
+    settings: Settings = stack.settings
+    if settings.security.enabled:
+        from core.security.material import Material, role_env
 
-    return role_env(Material(settings.security.dir), role)
+        env |= role_env(Material(settings.security.dir), role)
+    return env
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -68,7 +71,7 @@ class PipelineStarter:
         if proc.running():
             self.echo(f"{name}: already running")
             return False
-        env = role_env(self.stack.settings, role)
+        env = process_env(self.stack, role)
         proc.start([sys.executable, "-m", "devmetrics", *args], env=env)
         self.echo(f"{name}: started (log {proc.log_file})")
         return True

@@ -73,11 +73,20 @@ def status(settings: Settings) -> None:
 
 
 @stack.command()
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete the stack's data (broker logs, stores, Prometheus and VictoriaMetrics "
+    "data), keeping the security folder.",
+)
 @click.pass_obj
-def down(settings: Settings) -> None:
+def down(settings: Settings, purge: bool) -> None:
     """Stop the processes that `up` started, and nothing else."""
-    stopped = Stack(settings, progress=_echo).down()
+    stack = Stack(settings, progress=_echo)
+    stopped = stack.down()
     click.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+    if purge:
+        stack.purge()
 
 
 def _print(statuses: list) -> None:

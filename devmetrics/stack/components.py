@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -19,6 +21,7 @@ import yaml
 
 from core.paths import infra_dir
 from core.security import Material, basic_auth_header, client_context, material_of
+from core.security.material import KAFKA_USERS
 from core.settings import Settings
 from devmetrics.stack.errors import StackError
 from devmetrics.stack.process import ManagedProcess
@@ -226,6 +229,50 @@ class Kafka(Component):
         log4j.write_text(_LOG4J2)
         if not (data / "meta.properties").exists():
             self._format(data)
+            self._mode_file.write_text(json.dumps(self._mode()))
+        else:
+            self._check_mode(data)
+
+    @property
+    def _mode_file(self) -> Path:
+        return self.home / "data-mode.json"
+
+    def _mode(self) -> dict[str, Any]:
+        """How the data folder was formatted: secured or not, and with which SCRAM users
+        (a digest of their passwords: the broker authenticates to itself with them)."""
+        if self.material is None:
+            return {"secured": False}
+        digest = hashlib.sha256()
+        for user in KAFKA_USERS:
+            digest.update(f"{user}:{self.material.secret('kafka', user)}\n".encode())
+        return {"secured": True, "users": list(KAFKA_USERS), "scram": digest.hexdigest()}
+
+    def _check_mode(self, data: Path) -> None:
+        """Refuse at once a data folder made in another security mode or with other users:
+        the broker could not authenticate, and would only fail its health check later."""
+        try:
+            made = json.loads(self._mode_file.read_text())
+        except (OSError, ValueError):
+            # Formatted before the mode was recorded: take the current mode as its own.
+            self._mode_file.write_text(json.dumps(self._mode()))
+            return
+        wanted = self._mode()
+        if made == wanted:
+            return
+        if made.get("secured") != wanted["secured"]:
+            why = (
+                "was made without security; a secured broker needs the SCRAM users that only "
+                "formatting creates"
+                if wanted["secured"]
+                else "was made with security on; it cannot be served without it"
+            )
+        else:
+            why = "was made with other SCRAM credentials (the security folder changed)"
+        raise StackError(
+            f"the Kafka data in {data} {why}. Reset the stack's data with "
+            "`devmetrics stack down --purge` (keeps the security folder) and run "
+            "`devmetrics stack up` again"
+        )
 
     def _fetch_jars(self) -> None:
         marker = self.libs / ".complete"

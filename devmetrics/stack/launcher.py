@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.kafka import ensure_topics
 from core.security import material_of
@@ -221,3 +223,20 @@ class Stack:
                 stopped.append(comp.name)
                 self._progress(f"{comp.name}: stopped")
         return stopped
+
+    def purge(self) -> list[Path]:
+        """Delete what the stack wrote under its home (broker data, stores, logs), keeping the
+        security folder when it lies inside; call after `down`. Returns what was removed."""
+        home = self.settings.stack.home
+        keep = self.settings.security.dir.resolve()
+        removed = []
+        for child in sorted(home.iterdir()) if home.is_dir() else []:
+            if child.resolve() == keep or keep.is_relative_to(child.resolve()):
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+            removed.append(child)
+        self._progress(f"purged {len(removed)} entries of {home} (kept {keep})")
+        return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -199,3 +200,60 @@ def test_format_passes_a_dash_leading_cluster_id_as_one_argument(
     ids = [a for a in cmd if a.startswith("--cluster-id=")]
     assert ids == ["--cluster-id=-AAAAAAAAAAAAAAAAAAAAA"]
     assert "-t" not in cmd
+
+
+def _secured(settings: Settings, root: Path) -> Settings:
+    from datetime import UTC, datetime
+
+    from core.security.provision import init_material
+
+    init_material(root, datetime.now(UTC))
+    security = settings.security.model_copy(update={"enabled": True, "dir": root})
+    return settings.model_copy(update={"security": security})
+
+
+def _formatted(settings: Settings) -> Kafka:
+    """A Kafka node whose data folder looks formatted, in the mode of `settings`."""
+    kafka = Kafka(settings)
+    (kafka.home / "data").mkdir(parents=True)
+    (kafka.home / "data" / "meta.properties").write_text("version=1\n")
+    kafka._mode_file.write_text(json.dumps(kafka._mode()))
+    return kafka
+
+
+def test_secured_up_on_data_made_without_security_stops_at_once_naming_the_reset(
+    tmp_path: Path,
+) -> None:
+    plain = _settings(tmp_path / "stack")
+    _formatted(plain)
+    secured = Kafka(_secured(plain, tmp_path / "security"))
+    with pytest.raises(StackError) as err:
+        secured._check_mode(secured.home / "data")
+    message = str(err.value)
+    assert f"the Kafka data in {secured.home / 'data'} was made without security" in message
+    assert "`devmetrics stack down --purge`" in message
+
+
+def test_unsecured_up_on_secured_data_and_changed_credentials_are_refused(tmp_path: Path) -> None:
+    plain = _settings(tmp_path / "stack")
+    secured_settings = _secured(plain, tmp_path / "security")
+    _formatted(secured_settings)
+    with pytest.raises(StackError, match="was made with security on"):
+        Kafka(plain)._check_mode(Kafka(plain).home / "data")
+    # The same mode passes; new passwords for the SCRAM users do not.
+    Kafka(secured_settings)._check_mode(Kafka(secured_settings).home / "data")
+    (tmp_path / "security" / "secrets" / "kafka-admin").write_text("another-password")
+    with pytest.raises(StackError, match="other SCRAM credentials"):
+        Kafka(secured_settings)._check_mode(Kafka(secured_settings).home / "data")
+
+
+def test_purge_removes_the_stack_data_but_keeps_the_security_folder(tmp_path: Path) -> None:
+    home = tmp_path / "stack"
+    settings = _secured(_settings(home), home / "security")
+    _formatted(settings)
+    (home / "logs").mkdir()
+    (home / "endpoints.json").write_text("{}")
+    removed = Stack(settings).purge()
+    assert sorted(p.name for p in removed) == ["endpoints.json", "kafka", "logs"]
+    assert sorted(p.name for p in home.iterdir()) == ["security"]
+    assert (home / "security" / "ca.crt").is_file()

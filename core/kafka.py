@@ -12,10 +12,99 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from core.errors import UserError
 from core.settings import ConfigError, KafkaSettings
 from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
+
+LIBRDKAFKA_LOG = logging.getLogger("devmetrics.librdkafka")
+"""librdkafka's own log lines, handed to Python logging (the `logger` client setting) so that
+they carry the project's format and level instead of being printed raw on stderr; only
+warnings and errors pass by default."""
+LIBRDKAFKA_LOG.setLevel(logging.WARNING)
+
+
+class KafkaAccessError(UserError):
+    """The brokers could not be reached or refused this client: one line that names the
+    bootstrap servers, the user, the CA file or the topic, whichever is at fault."""
+
+
+_AUTH = (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED)
+_UNREACHABLE = (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE)
+_REFUSED = (
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+)
+
+
+def explain(error: KafkaError, kafka: KafkaSettings, topic: str | None = None) -> str | None:
+    """One line saying why a client failed, for the errors users meet; None for others."""
+    code = error.code()
+    who = f"user {kafka.sasl_username!r}" if kafka.sasl_username else "this client"
+    if code in _AUTH:
+        return (
+            f"the broker at {kafka.bootstrap} refused the credentials of {who} "
+            f"({kafka.sasl_mechanism}); check kafka.sasl_password_file"
+        )
+    if code == KafkaError._SSL:
+        trust = kafka.ssl_ca_file or "the system's certificate authorities"
+        return (
+            f"TLS with the broker at {kafka.bootstrap} failed: its certificate is not trusted "
+            f"by {trust} or does not name the host dialled ({error.str()})"
+        )
+    if code in _REFUSED:
+        what = f"topic {topic}" if topic else "this operation"
+        return f"the broker at {kafka.bootstrap} refused {who} access to {what}: {error.str()}"
+    if code in _UNREACHABLE:
+        return f"no Kafka broker answers at {kafka.bootstrap} ({error.str()})"
+    return None
+
+
+class ErrorWatch:
+    """The `error_cb` of a librdkafka client: keeps the explanation of the most telling error
+    seen (a refused login or TLS failure outranks the 'all brokers down' that follows it)."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.kafka = kafka
+        self.explained: str | None = None
+        self._rank = 99
+
+    def __call__(self, error: KafkaError) -> None:
+        message = explain(error, self.kafka)
+        if message is None:
+            log.warning("kafka client error: %s", error.str())
+            return
+        rank = 0 if error.code() in (*_AUTH, KafkaError._SSL) else 1
+        if rank < self._rank:
+            self.explained, self._rank = message, rank
+
+
+def check_access(kafka: KafkaSettings, topics: list[str], timeout_s: float = 15.0) -> None:
+    """Connect, authenticate and look up `topics` as this client: raise KafkaAccessError with
+    one clear line when the brokers cannot be reached, refuse the login, fail TLS, or refuse a
+    topic. Entry points call it before starting, so that a misconfiguration fails fast."""
+    watch = ErrorWatch(kafka)
+    admin = AdminClient(client_config(kafka, watch))
+    try:
+        admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise KafkaAccessError(
+            watch.explained or explain(exc.args[0], kafka) or str(exc.args[0])
+        ) from None
+    for topic in topics:
+        try:
+            meta = admin.list_topics(topic=topic, timeout=timeout_s).topics.get(topic)
+        except KafkaException as exc:
+            raise KafkaAccessError(
+                watch.explained or explain(exc.args[0], kafka, topic) or str(exc.args[0])
+            ) from None
+        if meta is not None and meta.error is not None:
+            message = explain(meta.error, kafka, topic)
+            if message is not None:
+                raise KafkaAccessError(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +151,17 @@ def kafka_auth(kafka: KafkaSettings) -> KafkaAuth:
     )
 
 
-def client_config(kafka: KafkaSettings) -> dict[str, Any]:
-    """librdkafka (confluent-kafka) connection settings shared by every such client."""
+def client_config(kafka: KafkaSettings, errors: ErrorWatch | None = None) -> dict[str, Any]:
+    """librdkafka (confluent-kafka) connection settings shared by every such client; its logs
+    go to Python logging, its errors to `errors` when given."""
     auth = kafka_auth(kafka)
     conf: dict[str, Any] = {
         "bootstrap.servers": auth.bootstrap,
         "security.protocol": auth.protocol,
+        "logger": LIBRDKAFKA_LOG,
     }
+    if errors is not None:
+        conf["error_cb"] = errors
     if auth.mechanism:
         conf["sasl.mechanism"] = auth.mechanism
         conf["sasl.username"] = auth.username
@@ -160,8 +253,14 @@ _NOT_OURS_TO_CREATE = (
 
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 30.0) -> list[str]:
     """Create whichever of the pipeline's topics are missing; return the names created."""
-    admin = AdminClient(client_config(kafka))
-    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    watch = ErrorWatch(kafka)
+    admin = AdminClient(client_config(kafka, watch))
+    try:
+        existing = set(admin.list_topics(timeout=timeout_s).topics)
+    except KafkaException as exc:
+        raise KafkaAccessError(
+            watch.explained or explain(exc.args[0], kafka) or str(exc.args[0])
+        ) from None
     missing = [spec for spec in topic_specs(kafka) if spec.topic not in existing]
     if not missing:
         return []

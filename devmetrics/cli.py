@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from core.errors import UserError
 from core.settings import ConfigError, load_settings
 
 # Subcommands live beside the code they run; they are imported only when called, so
@@ -56,3 +57,7 @@ def main() -> None:
     except ConfigError as exc:
         click.echo(f"devmetrics: {exc}", err=True)
         sys.exit(2)
+    except UserError as exc:
+        command = " ".join(a for a in sys.argv[1:2] if not a.startswith("-"))
+        click.echo(f"devmetrics{' ' + command if command else ''}: {exc}", err=True)
+        sys.exit(1)

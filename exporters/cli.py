@@ -72,7 +72,9 @@ def export(
     sd_file: Path | None,
 ) -> None:
     """Serve the projects of this shard's state partitions on /metrics."""
+    from core.kafka import check_access
     from schemas.codec import Codec
+    from schemas.topics import Topics
 
     try:
         options = ShardOptions(
@@ -88,6 +90,7 @@ def export(
         )
     except (ValueError, ExporterError) as exc:
         raise click.UsageError(str(exc)) from exc
+    check_access(settings.kafka, [Topics(settings.kafka.topic_prefix).state])
     runner = ShardRunner(settings.kafka, options, Codec.default())
     signal.signal(signal.SIGTERM, lambda *_: runner.request_stop())
     runner.start()

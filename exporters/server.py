@@ -9,7 +9,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
-from core.security.tls import TLSThreadingHTTPServer
+from core.security.tls import http_server
 from exporters.exposition import CONTENT_TYPE
 from exporters.shard import ShardState
 
@@ -101,10 +101,4 @@ def make_server(
         def log_message(self, format: str, *args: object) -> None:
             log.debug("%s " + format, self.address_string(), *args)
 
-    if tls is None:
-        server = ThreadingHTTPServer((host, port), Handler)
-    else:
-        server = TLSThreadingHTTPServer((host, port), Handler)
-        server.tls = tls
-    server.daemon_threads = True
-    return server
+    return http_server("the exporter shard", host, port, Handler, tls)

@@ -50,10 +50,11 @@ def process(
     import faust
     from aiokafka import codec as kafka_codecs
 
-    from core.kafka import ensure_topics
+    from core.kafka import check_access, ensure_topics
     from core.processor_settings import processor_settings
     from processors.app import create_app
     from processors.telemetry import serve_metrics
+    from schemas.topics import Topics
 
     settings = ctx.obj
     overrides = {
@@ -86,6 +87,8 @@ def process(
             f"{conf.producer_compression!r}"
         )
     as_of_ms = parse_as_of(as_of) if as_of else None
+    topics = Topics(settings.kafka.topic_prefix)
+    check_access(settings.kafka, [*topics.all_events, topics.state, topics.deadletter])
     ensure_topics(settings.kafka)
     built = create_app(settings, as_of_ms=as_of_ms, processor=conf)
     if conf.metrics_port and settings.security.enabled:

@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from core.errors import listening
+
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900)
 
 
@@ -116,5 +118,10 @@ class WorkerMetrics:
 
 def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> Any:
     """Serve the registry on http://host:port/metrics from a daemon thread."""
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+    server, _thread = listening(
+        host,
+        port,
+        "the processor's /metrics",
+        lambda: start_http_server(port, addr=host, registry=registry),
+    )
     return server

@@ -13,10 +13,12 @@ from typing import Any
 
 import click
 
+from core.kafka import check_access
 from core.settings import Settings, load_settings
 from producers.publisher import Publisher, PublisherError
 from producers.sdk import DevMetricsClient
 from schemas.codec import Codec, InvalidEvent
+from schemas.topics import Topics
 
 # Event fields whose option is not simply --field-name.
 _OPTION_OF_FIELD = {
@@ -126,6 +128,8 @@ def send(
         raise RuntimeError(f"building the event sent nothing (event id {event_id})")
     family, event = sink.event
     timeout_s = common["timeout_s"]
+    topic = Topics(settings.kafka.topic_prefix).events(family)
+    check_access(settings.kafka, [topic], timeout_s=timeout_s)
     publisher = Publisher(
         settings.kafka,
         codec,

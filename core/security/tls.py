@@ -12,11 +12,12 @@ import socket
 import ssl
 import threading
 from collections.abc import Mapping
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import bcrypt
 
+from core.errors import listening
 from core.security.errors import SecurityError
 
 log = logging.getLogger(__name__)
@@ -116,3 +117,25 @@ class TLSThreadingHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: object, client_address: object) -> None:
         log.debug("connection from %s failed", client_address, exc_info=True)
+
+
+def http_server(
+    what: str,
+    host: str,
+    port: int,
+    handler: type[BaseHTTPRequestHandler],
+    tls: ssl.SSLContext | None = None,
+) -> ThreadingHTTPServer:
+    """A threading HTTP server for `what`, HTTPS when `tls` is given; a port that is taken
+    stops start-up with one line naming `what` and the address (core.errors.PortTaken)."""
+
+    def bind() -> ThreadingHTTPServer:
+        if tls is None:
+            return ThreadingHTTPServer((host, port), handler)
+        server = TLSThreadingHTTPServer((host, port), handler)
+        server.tls = tls
+        return server
+
+    server = listening(host, port, what, bind)
+    server.daemon_threads = True
+    return server

@@ -90,6 +90,8 @@ def demo(
     )
     if backfill.returncode != 0:
         _fail(f"the backfill failed (exit {backfill.returncode})")
+    for exited in starter.exited():
+        _fail(exited)
     if live:
         live_args = ["--mode", "live", "--projects", str(projects), "--seed", str(seed + 1)]
         starter.start(

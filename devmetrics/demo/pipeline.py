@@ -64,10 +64,12 @@ class PipelineStarter:
             self.ports: dict[str, int] = json.loads(self.ports_file.read_text())
         except (OSError, ValueError):
             self.ports = {}
+        self.names: list[str] = []
 
     def start(self, name: str, args: list[str], role: str) -> bool:
         """Start `devmetrics ARGS` as `name`; False when it was already running."""
         proc = self.stack.pipeline_process(name)
+        self.names.append(name)
         if proc.running():
             self.echo(f"{name}: already running")
             return False
@@ -75,6 +77,13 @@ class PipelineStarter:
         proc.start([sys.executable, "-m", "devmetrics", *args], env=env)
         self.echo(f"{name}: started (log {proc.log_file})")
         return True
+
+    def exited(self) -> list[str]:
+        """What each of the demo's processes that stopped since it started said last."""
+        procs = [self.stack.pipeline_process(name) for name in self.names]
+        return [
+            f"{p.name} exited; its log ends:\n{p.log_tail()}" for p in procs if p.exited_early()
+        ]
 
     def port(self, name: str, default: int) -> int:
         """The port of `name`: the one it runs on, else `default` when free, else a free one."""

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from core.security.tls import TLSThreadingHTTPServer
+from core.security.tls import http_server
 from producers.receiver.service import ROUTES, ReceiverService
 
 log = logging.getLogger(__name__)
@@ -111,10 +111,4 @@ def make_server(
         def log_message(self, format: str, *args: object) -> None:
             log.debug("%s " + format, self.address_string(), *args)
 
-    if tls is None:
-        server = ThreadingHTTPServer((host, port), Handler)
-    else:
-        server = TLSThreadingHTTPServer((host, port), Handler)
-        server.tls = tls
-    server.daemon_threads = True
-    return server
+    return http_server("the webhook receiver", host, port, Handler, tls)

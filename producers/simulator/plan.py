@@ -88,9 +88,11 @@ def execute(
     clock = SystemClock()
     publisher = None
     if not no_kafka:
-        from core.kafka import ensure_topics
+        from core.kafka import check_access, ensure_topics
         from producers.publisher import Publisher
+        from schemas.topics import Topics
 
+        check_access(settings.kafka, Topics(settings.kafka.topic_prefix).all_events)
         ensure_topics(settings.kafka)
         publisher = Publisher(settings.kafka, client_id="devmetrics-simulator")
     progress = Progress(

@@ -88,8 +88,8 @@ def _refused(conf: dict[str, Any]) -> str:
 def test_kafka_refuses_a_client_without_credentials(secured: Secured) -> None:
     plain = {"bootstrap.servers": secured.kafka("admin").bootstrap}
     assert "brokers are down" in _refused(plain)  # no plaintext listener answers
-    tls_only = client_config(secured.kafka("admin").model_copy(update={"sasl_mechanism": None}))
-    tls_only["security.protocol"] = "SSL"  # verified TLS, but no SASL login
+    # Verified TLS, but no SASL login.
+    tls_only = client_config(secured.kafka("admin").model_copy(update={"security_protocol": "SSL"}))
     assert "brokers are down" in _refused(tls_only)
 
 

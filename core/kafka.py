@@ -45,9 +45,14 @@ def explain(error: KafkaError, kafka: KafkaSettings, topic: str | None = None) -
     code = error.code()
     who = f"user {kafka.sasl_username!r}" if kafka.sasl_username else "this client"
     if code in _AUTH:
+        secret = (
+            "kafka.sasl_password"
+            if kafka.sasl_password is not None
+            else f"kafka.sasl_password_file ({kafka.sasl_password_file})"
+        )
         return (
             f"the broker at {kafka.bootstrap} refused the credentials of {who} "
-            f"({kafka.sasl_mechanism}); check kafka.sasl_password_file"
+            f"({kafka.sasl_mechanism}); check {secret}"
         )
     if code == KafkaError._SSL:
         trust = kafka.ssl_ca_file or "the system's certificate authorities"
@@ -90,21 +95,22 @@ def check_access(kafka: KafkaSettings, topics: list[str], timeout_s: float = 15.
     admin = AdminClient(client_config(kafka, watch))
     try:
         admin.list_topics(timeout=timeout_s)
-    except KafkaException as exc:
-        raise KafkaAccessError(
-            watch.explained or explain(exc.args[0], kafka) or str(exc.args[0])
-        ) from None
-    for topic in topics:
-        try:
+        for topic in topics:
             meta = admin.list_topics(topic=topic, timeout=timeout_s).topics.get(topic)
-        except KafkaException as exc:
-            raise KafkaAccessError(
-                watch.explained or explain(exc.args[0], kafka, topic) or str(exc.args[0])
-            ) from None
-        if meta is not None and meta.error is not None:
-            message = explain(meta.error, kafka, topic)
-            if message is not None:
-                raise KafkaAccessError(message)
+            if meta is not None and meta.error is not None:
+                message = explain(meta.error, kafka, topic)
+                if message is not None:
+                    raise KafkaAccessError(message)
+    except KafkaException as exc:
+        raise _access_error(admin, watch, exc) from None
+
+
+def _access_error(admin: AdminClient, watch: ErrorWatch, exc: KafkaException) -> KafkaAccessError:
+    """Why `admin`'s call failed, once the error callbacks that say it (a refused login, a TLS
+    failure) have been served."""
+    admin.poll(1.0)
+    error: KafkaError = exc.args[0]
+    return KafkaAccessError(watch.explained or explain(error, watch.kafka) or error.str())
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,9 +264,7 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 30.0) -> list[str]:
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
     except KafkaException as exc:
-        raise KafkaAccessError(
-            watch.explained or explain(exc.args[0], kafka) or str(exc.args[0])
-        ) from None
+        raise _access_error(admin, watch, exc) from None
     missing = [spec for spec in topic_specs(kafka) if spec.topic not in existing]
     if not missing:
         return []

@@ -26,8 +26,13 @@ class QueryError(Exception):
 class PromClient:
     """Instant queries against one Prometheus-compatible endpoint."""
 
-    def __init__(self, settings: Settings, url: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, settings: Settings, url: str, user: str = "operator", timeout_s: float = 10.0
+    ) -> None:
+        """`user` logs in when the stack is secured: `operator` for Prometheus, the one user
+        VictoriaMetrics knows (core.security.web.VM_USER) for VictoriaMetrics."""
         self.url = url
+        self.user = user
         self.timeout_s = timeout_s
         self.headers: dict[str, str] = {}
         self.context: ssl.SSLContext | None = None
@@ -37,9 +42,7 @@ class PromClient:
 
             material = Material(settings.security.dir)
             self.context = client_context(material.ca_file)
-            self.headers["Authorization"] = basic_auth_header(
-                "operator", material.secret("http", "operator")
-            )
+            self.headers["Authorization"] = basic_auth_header(user, material.secret("http", user))
 
     def query(self, promql: str, **params: str) -> list[dict[str, Any]]:
         """The result vector of an instant query."""
@@ -51,8 +54,9 @@ class PromClient:
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
                 raise QueryError(
-                    f"{self.url} refused the operator's login (HTTP {exc.code}); check the "
-                    "security folder's secrets/http-operator and the server's web config",
+                    f"{self.url} refused the login of user {self.user!r} (HTTP {exc.code}); "
+                    f"check the security folder's secrets/http-{self.user} against the "
+                    "server's",
                     refused=True,
                 ) from exc
             raise QueryError(f"{self.url} answered HTTP {exc.code} to {promql!r}") from exc

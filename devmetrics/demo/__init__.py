@@ -13,6 +13,7 @@ import time
 
 import click
 
+from core.security.web import VM_USER
 from core.settings import Settings
 from devmetrics.demo.pipeline import PipelineStarter, process_env
 from devmetrics.demo.summary import print_summary
@@ -75,7 +76,12 @@ def demo(
     except StackError as exc:
         _fail(str(exc))
     # Fleet-wide figures come from VictoriaMetrics: each Prometheus holds only its shards.
-    fleet = PromClient(settings, stack.component("victoriametrics").endpoint.url)
+    fleet = PromClient(settings, stack.component("victoriametrics").endpoint.url, user=VM_USER)
+    try:  # a refused login is known now, not after the backfill
+        fleet.query("vector(1)")
+    except QueryError as exc:
+        if exc.refused:
+            _fail(str(exc))
     starter = PipelineStarter(stack, _echo)
     pipeline = starter.pipeline(workers, shards, stack.prometheus_servers()[0].targets_dir)
 

@@ -72,9 +72,9 @@ def _where_to_look(stack: Stack, pipeline: Pipeline) -> None:
     )
     if settings.security.enabled:
         click.echo(
-            f"  logins           user operator, password in "
-            f"{settings.security.dir / 'secrets' / 'http-operator'}; CA {settings.security.dir}"
-            "/ca.crt"
+            f"  logins           user operator (VictoriaMetrics: victoriametrics), password "
+            f"in {settings.security.dir / 'secrets' / 'http-<user>'}; CA "
+            f"{settings.security.dir / 'ca.crt'}"
         )
     click.echo(f"  logs             {settings.stack.home / 'logs'}")
     click.echo("Stop everything with: devmetrics stack down")

@@ -81,11 +81,21 @@ class Component:
         if self.material is None:
             return http_ok(url)
         user = "victoriametrics" if self.name == "victoriametrics" else "operator"
-        return http_ok(
-            url,
-            context=client_context(self.material.ca_file),
-            authorization=basic_auth_header(user, self.material.secret("http", user)),
-        )
+        try:
+            return http_ok(
+                url,
+                context=client_context(self.material.ca_file),
+                authorization=basic_auth_header(user, self.material.secret("http", user)),
+                refusals_raise=True,
+            )
+        except urllib.error.HTTPError as exc:
+            # Waiting cannot help: the server was started with other credentials.
+            raise StackError(
+                f"{self.name} at {self.endpoint.url} refused the login of user {user!r} "
+                f"(HTTP {exc.code}): {self.material.secret_file('http', user)} does not hold "
+                "the password it was started with; restart it with the current material "
+                "(devmetrics stack down, then devmetrics stack up)"
+            ) from None
 
     @property
     def endpoint(self) -> Endpoint:
@@ -110,13 +120,20 @@ def http_ok(
     timeout_s: float = 2.0,
     context: ssl.SSLContext | None = None,
     authorization: str | None = None,
+    refusals_raise: bool = False,
 ) -> bool:
+    """True when `url` answers 2xx; False when it does not answer (yet). With
+    `refusals_raise`, a 401 or 403 raises its HTTPError instead."""
     request = urllib.request.Request(url)
     if authorization:
         request.add_header("Authorization", authorization)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s, context=context) as resp:
             return 200 <= int(resp.status) < 300
+    except urllib.error.HTTPError as exc:
+        if refusals_raise and exc.code in (401, 403):
+            raise
+        return False
     except (urllib.error.URLError, OSError, ValueError):
         return False
 

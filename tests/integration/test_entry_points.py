@@ -54,8 +54,10 @@ def _as(secured: Secured, role: str, **extra: str) -> dict[str, str]:
 def _stack_env(secured: Secured) -> dict[str, str]:
     """The variables that name this stack's home and ports, as `devmetrics stack` reads them."""
     stack = secured.stack.settings.stack
-    names = ("home", "kafka_port", "kafka_controller_port", "prometheus_port")
-    names += ("alertmanager_port", "victoriametrics_port", "alert_webhook_url", "kafka_heap")
+    names = [
+        *("home", "kafka_port", "kafka_controller_port", "prometheus_port"),
+        *("alertmanager_port", "victoriametrics_port", "alert_webhook_url", "kafka_heap"),
+    ]
     return {f"DEVMETRICS_STACK__{n.upper()}": str(getattr(stack, n)) for n in names}
 
 

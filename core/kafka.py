@@ -23,6 +23,10 @@ LIBRDKAFKA_LOG = logging.getLogger("devmetrics.librdkafka")
 they carry the project's format and level instead of being printed raw on stderr; only
 warnings and errors pass by default."""
 LIBRDKAFKA_LOG.setLevel(logging.WARNING)
+_CHECK_LOG = logging.getLogger("devmetrics.librdkafka.check")
+"""The log of the clients that check access and create topics: what fails there is said once,
+as the KafkaAccessError's line, so their per-connection lines stay out of sight."""
+_CHECK_LOG.setLevel(logging.CRITICAL)
 
 
 class KafkaAccessError(UserError):
@@ -159,12 +163,13 @@ def kafka_auth(kafka: KafkaSettings) -> KafkaAuth:
 
 def client_config(kafka: KafkaSettings, errors: ErrorWatch | None = None) -> dict[str, Any]:
     """librdkafka (confluent-kafka) connection settings shared by every such client; its logs
-    go to Python logging, its errors to `errors` when given."""
+    go to Python logging; with `errors`, its errors go there and its log lines are kept quiet
+    (the caller says what failed)."""
     auth = kafka_auth(kafka)
     conf: dict[str, Any] = {
         "bootstrap.servers": auth.bootstrap,
         "security.protocol": auth.protocol,
-        "logger": LIBRDKAFKA_LOG,
+        "logger": LIBRDKAFKA_LOG if errors is None else _CHECK_LOG,
     }
     if errors is not None:
         conf["error_cb"] = errors

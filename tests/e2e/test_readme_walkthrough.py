@@ -103,6 +103,8 @@ def test_the_readme_in_its_order(tmp_path: Path) -> None:
             if "=" in line and not line.startswith("#")
         )
         walk.env |= {k: v.strip("'\"") for k, v in producer.items()}
+        kafka_port = walk.env["DEVMETRICS_STACK__KAFKA_PORT"]
+        walk.env["DEVMETRICS_KAFKA__BOOTSTRAP"] = f"127.0.0.1:{kafka_port}"  # not the default
         sent = walk(
             *("emit", "deployment", "--project", "walk-1", "--deployment-id", "walk-d1"),
             *("--environment", "production", "--status", "success"),

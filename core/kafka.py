@@ -96,7 +96,9 @@ def check_access(kafka: KafkaSettings, topics: list[str], timeout_s: float = 15.
     one clear line when the brokers cannot be reached, refuse the login, fail TLS, or refuse a
     topic. Entry points call it before starting, so that a misconfiguration fails fast."""
     watch = ErrorWatch(kafka)
-    admin = AdminClient(client_config(kafka, watch))
+    # A look-up must not create a missing topic on a broker that allows that (with 1 partition,
+    # breaking co-partitioning): librdkafka's default for a producer-type client is to allow it.
+    admin = AdminClient(client_config(kafka, watch) | {"allow.auto.create.topics": False})
     try:
         admin.list_topics(timeout=timeout_s)
         for topic in topics:

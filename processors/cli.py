@@ -52,6 +52,7 @@ def process(
 
     from core.kafka import check_access, ensure_topics
     from core.processor_settings import processor_settings
+    from processors import local_store
     from processors.app import create_app
     from processors.telemetry import serve_metrics
     from schemas.topics import Topics
@@ -87,6 +88,7 @@ def process(
             f"{conf.producer_compression!r}"
         )
     as_of_ms = parse_as_of(as_of) if as_of else None
+    local_store.claim(conf.data_dir)
     topics = Topics(settings.kafka.topic_prefix)
     check_access(settings.kafka, [*topics.all_events, topics.state, topics.deadletter])
     ensure_topics(settings.kafka)
@@ -118,4 +120,7 @@ def process(
         quiet=True,
         override_logging=False,
     )
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:  # faust has stopped its services and closed the table store
+        local_store.release(conf.data_dir)

@@ -130,6 +130,9 @@ def test_a_worker_killed_mid_backfill_and_restarted(
             shutil.rmtree(tmp_path / "w")  # the table is rebuilt from its changelog
         procs.append(worker(load, tmp_path, "w"))
         record(fault.report(_finish(load, reader, procs[-1])))
+        if keep_data:
+            # Killed, it left no clean-stop mark: its local store was not trusted.
+            assert "the last run did not stop cleanly" in procs[-1].log_file.read_text()
     finally:
         reader.close()
         for proc in procs:

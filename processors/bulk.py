@@ -154,6 +154,18 @@ class BatchConsumer(aiokafka_driver.Consumer):
             if expected is None or message.offset < expected:
                 next_offset[tp] = message.offset
 
+    async def _seek(self, partition: TP, offset: int) -> None:
+        """aiokafka's seek, run in the consumer's own thread.
+
+        faust's driver calls it from the caller's thread, where it races the consumer thread's
+        `fetched_records`: the seek drops the partition's fetched records while that loop is
+        about to delete them (`KeyError` in aiokafka's fetcher, the worker's fetcher crashes;
+        faust issue "workers crash due to keyerror from aiokafka"), or the drained records move
+        the position past the seek. This consumer seeks more than faust's (re-reads after a
+        rebalance), so it goes through the thread's queue, as faust's `seek_wait` does."""
+        thread = cast(Any, self)._thread
+        await thread.call_thread(thread._ensure_consumer().seek, partition, offset)
+
     async def perform_seek(self) -> None:
         """Seek every partition to its committed offset, an uncommitted one to the log start.
 

@@ -20,7 +20,7 @@ class PortTaken(UserError):
 
 def listening(host: str, port: int, what: str, bind: Callable[[], T]) -> T:
     """`bind()`, with an address already in use (or not ours to use) said as one line naming
-    `what` and the address, and the option that changes it."""
+    `what` and the address."""
     try:
         return bind()
     except OSError as exc:

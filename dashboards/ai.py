@@ -23,63 +23,27 @@ from dashboards.kit import (
     timeseries_panel,
 )
 from dashboards.promql import selected, series
+from dashboards.queries import (
+    AI_SHARE,
+    QUANTILES,
+    TASK_SUCCESS,
+    by_actor,
+    by_actor_mean,
+    by_actor_median,
+    by_actor_per,
+    by_actor_weighted,
+    fleet_by_actor,
+    review_iterations,
+)
 
 UID = "devmetrics-ai"
 ACTOR = "{{actor}}"
 WINDOW = "$window"
-QUANTILES = (("0.5", "p50"), ("0.9", "p90"))
-
-
-def _fleet_sum(name: str) -> str:
-    """Per actor, summed over every project."""
-    return f'sum by (actor) ({name}{{window="{WINDOW}"}})'
-
-
-def _sum(name: str) -> str:
-    """Per actor, summed over the selected projects."""
-    return f"sum by (actor) ({selected(series(name, window=WINDOW))})"
-
-
-def _per(numerator: str, denominator: str) -> str:
-    """Per actor, one selection sum over another (a ratio of counts, never a mean)."""
-    return f"{_sum(numerator)} / ({_sum(denominator)} > 0)"
-
-
-def _weighted(ratio: str, weight: str) -> str:
-    """Per-actor ratio over the selection, weighted by each project's count."""
-    r, w = series(ratio, window=WINDOW), series(weight, window=WINDOW)
-    return (
-        f"sum by (actor) ({selected(f'{r} * on (project, actor) {w}')})"
-        f" / (sum by (actor) ({selected(w)}) > 0)"
-    )
-
-
-def _iterations() -> str:
-    """Mean iterations of the approved reviews: weighted by each project's approved reviews
-    (approval ratio x completed), which is exactly the mean over all approved reviews."""
-    iterations = series("devmetrics_review_iterations_per_change", window=WINDOW)
-    approval = series("devmetrics_review_approval_ratio", window=WINDOW)
-    completed = series("devmetrics_review_completed", window=WINDOW)
-    approved = f"({approval} * on (project, actor) {completed})"
-    return (
-        f"sum by (actor) ({selected(f'{iterations} * on (project, actor) {approved}')})"
-        f" / (sum by (actor) ({selected(approved)}) > 0)"
-    )
 
 
 def _median(name: str) -> list[Q]:
     """Median over the selected projects of their p50 and of their p90, per actor."""
-    return [
-        Q(
-            f"quantile by (actor) (0.5, {selected(series(name, window=WINDOW, quantile=q))})",
-            f"{ACTOR} {label}",
-        )
-        for q, label in QUANTILES
-    ]
-
-
-def _mean(name: str) -> str:
-    return f"avg by (actor) ({selected(series(name, window=WINDOW))})"
+    return [Q(by_actor_median(name, q), f"{ACTOR} {label}") for q, label in QUANTILES]
 
 
 def _figures(panels: list[tuple[str, str, str | list[Q], str]]) -> list[PanelBuilder]:
@@ -96,15 +60,9 @@ def _figures(panels: list[tuple[str, str, str | list[Q], str]]) -> list[PanelBui
     ]
 
 
-AI_SHARE = (
-    f'sum(devmetrics_task_completed{{window="{WINDOW}", actor="ai_agent"}})'
-    f' / (sum(devmetrics_task_completed{{window="{WINDOW}"}}) > 0)'
-)
-
-
 def _fleet_row(board: db.Dashboard) -> db.Dashboard:
-    completed = _fleet_sum("devmetrics_task_completed")
-    failed = _fleet_sum("devmetrics_task_failed")
+    completed = fleet_by_actor("devmetrics_task_completed")
+    failed = fleet_by_actor("devmetrics_task_failed")
     return (
         board.with_row(row("Fleet ($window)"))
         .with_panel(
@@ -132,7 +90,7 @@ def _fleet_row(board: db.Dashboard) -> db.Dashboard:
             bar_panel(
                 "Cost per completed task",
                 "Cost of completed and failed tasks / completed tasks, summed over all projects.",
-                [Q(f"{_fleet_sum('devmetrics_task_cost_usd')} / ({completed} > 0)", ACTOR)],
+                [Q(f"{fleet_by_actor('devmetrics_task_cost_usd')} / ({completed} > 0)", ACTOR)],
                 unit="currencyUSD",
                 span=6,
                 height=4,
@@ -147,10 +105,10 @@ def _fleet_row(board: db.Dashboard) -> db.Dashboard:
                 [
                     Q(completed, "tasks completed {{actor}}"),
                     Q(failed, "tasks failed {{actor}}"),
-                    Q(_fleet_sum("devmetrics_review_completed"), "reviews {{actor}}"),
-                    Q(_fleet_sum("devmetrics_review_findings"), "findings {{actor}}"),
-                    Q(_fleet_sum("devmetrics_test_runs"), "test runs {{actor}}"),
-                    Q(_fleet_sum("devmetrics_rfc_submitted"), "RFCs {{actor}}"),
+                    Q(fleet_by_actor("devmetrics_review_completed"), "reviews {{actor}}"),
+                    Q(fleet_by_actor("devmetrics_review_findings"), "findings {{actor}}"),
+                    Q(fleet_by_actor("devmetrics_test_runs"), "test runs {{actor}}"),
+                    Q(fleet_by_actor("devmetrics_rfc_submitted"), "RFCs {{actor}}"),
                 ],
                 span=6,
                 height=8,
@@ -173,13 +131,12 @@ def _fleet_row(board: db.Dashboard) -> db.Dashboard:
 
 SECTIONS: dict[str, list[tuple[str, str, str | list[Q], str]]] = {
     "Tasks (selection, $window)": [
-        ("Tasks completed", "task.completed events.", _sum("devmetrics_task_completed"), ""),
-        ("Task attempts failed", "task.failed events.", _sum("devmetrics_task_failed"), ""),
+        ("Tasks completed", "task.completed events.", by_actor("devmetrics_task_completed"), ""),
+        ("Task attempts failed", "task.failed events.", by_actor("devmetrics_task_failed"), ""),
         (
             "Task success rate",
             "Completed / (completed + failed), from the counts.",
-            f"{_sum('devmetrics_task_completed')} / (({_sum('devmetrics_task_completed')}"
-            f" + {_sum('devmetrics_task_failed')}) > 0)",
+            TASK_SUCCESS,
             "percentunit",
         ),
         (
@@ -191,14 +148,14 @@ SECTIONS: dict[str, list[tuple[str, str, str | list[Q], str]]] = {
         (
             "Task cost",
             "Cost of completed and failed tasks.",
-            _sum("devmetrics_task_cost_usd"),
+            by_actor("devmetrics_task_cost_usd"),
             "currencyUSD",
         ),
         (
             "Cost per completed task",
             "Cost / completed tasks, from the sums (the projects' own figure is "
             "devmetrics_task_cost_per_task_usd, in the table below).",
-            _per("devmetrics_task_cost_usd", "devmetrics_task_completed"),
+            by_actor_per("devmetrics_task_cost_usd", "devmetrics_task_completed"),
             "currencyUSD",
         ),
     ],
@@ -206,7 +163,7 @@ SECTIONS: dict[str, list[tuple[str, str, str | list[Q], str]]] = {
         (
             "Reviews completed",
             "review.completed events, by reviewer.",
-            _sum("devmetrics_review_completed"),
+            by_actor("devmetrics_review_completed"),
             "",
         ),
         (
@@ -218,30 +175,30 @@ SECTIONS: dict[str, list[tuple[str, str, str | list[Q], str]]] = {
         (
             "Review approval rate",
             "Approved / completed, weighted by each project's completed reviews.",
-            _weighted("devmetrics_review_approval_ratio", "devmetrics_review_completed"),
+            by_actor_weighted("devmetrics_review_approval_ratio", "devmetrics_review_completed"),
             "percentunit",
         ),
         (
             "Review iterations per change",
             "Mean iteration of the approved reviews, weighted by each project's approved reviews.",
-            _iterations(),
+            review_iterations(),
             "",
         ),
         (
             "Review findings",
             "Findings reported by completed reviews (AI findings: ai_agent).",
-            _sum("devmetrics_review_findings"),
+            by_actor("devmetrics_review_findings"),
             "",
         ),
         (
             "Findings per review",
             "Findings / completed reviews, from the sums.",
-            _per("devmetrics_review_findings", "devmetrics_review_completed"),
+            by_actor_per("devmetrics_review_findings", "devmetrics_review_completed"),
             "",
         ),
     ],
     "Tests (selection, $window)": [
-        ("Test runs", "test.run_completed events.", _sum("devmetrics_test_runs"), ""),
+        ("Test runs", "test.run_completed events.", by_actor("devmetrics_test_runs"), ""),
         (
             "Test duration p50 and p90 (median project)",
             "Per-run duration: the median of the projects' p50 and of their p90.",
@@ -251,29 +208,29 @@ SECTIONS: dict[str, list[tuple[str, str, str | list[Q], str]]] = {
         (
             "Test pass rate (mean project)",
             "Mean over the selected projects of passed / (passed + failed).",
-            _mean("devmetrics_test_pass_ratio"),
+            by_actor_mean("devmetrics_test_pass_ratio"),
             "percentunit",
         ),
         (
             "Flaky test rate (mean project)",
             "Mean over the selected projects of flaky / (passed + failed).",
-            _mean("devmetrics_test_flaky_ratio"),
+            by_actor_mean("devmetrics_test_flaky_ratio"),
             "percentunit",
         ),
         (
             "Test coverage (mean project)",
             "Mean over the selected projects of the runs' mean coverage.",
-            _mean("devmetrics_test_coverage_ratio"),
+            by_actor_mean("devmetrics_test_coverage_ratio"),
             "percentunit",
         ),
     ],
     "RFCs (selection, $window)": [
-        ("RFCs submitted", "rfc.submitted events.", _sum("devmetrics_rfc_submitted"), ""),
-        ("RFCs decided", "Accepted or rejected.", _sum("devmetrics_rfc_decided"), ""),
+        ("RFCs submitted", "rfc.submitted events.", by_actor("devmetrics_rfc_submitted"), ""),
+        ("RFCs decided", "Accepted or rejected.", by_actor("devmetrics_rfc_decided"), ""),
         (
             "RFC acceptance rate",
             "Accepted / decided, weighted by each project's decided RFCs.",
-            _weighted("devmetrics_rfc_acceptance_ratio", "devmetrics_rfc_decided"),
+            by_actor_weighted("devmetrics_rfc_acceptance_ratio", "devmetrics_rfc_decided"),
             "percentunit",
         ),
         (

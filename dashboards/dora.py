@@ -18,28 +18,28 @@ from dashboards.kit import (
     timeseries_panel,
 )
 from dashboards.promql import selected, series, weighted, with_team
+from dashboards.queries import (
+    CFR,
+    DEPLOY_DAYS,
+    DEPLOYS,
+    FLEET_DEPLOYS,
+    REWORK,
+    SELECTION_CFR,
+    SELECTION_DEPLOY_DAYS,
+    SELECTION_DEPLOYMENTS,
+    SELECTION_LEAD_P50,
+    SELECTION_RECOVERY_P50,
+    SELECTION_REWORK,
+    TIER_METRICS,
+    dora_quantile,
+    fleet_share,
+    tier,
+    tier_mix,
+)
 
 UID = "devmetrics-dora"
 WINDOW = "$window"
-DEPLOYS = series("devmetrics_dora_deployments", window=WINDOW)
-CFR = series("devmetrics_dora_change_failure_ratio", window=WINDOW)
-REWORK = series("devmetrics_dora_rework_ratio", window=WINDOW)
-
-
-# The whole fleet, whatever the team and project variables hold.
-FLEET_DEPLOYS = f'devmetrics_dora_deployments{{window="{WINDOW}"}}'
-
-
-def _fleet_share(ratio: str) -> str:
-    """A fleet share of deployments: sum(ratio * deployments) / sum(deployments)."""
-    return (
-        f'sum({ratio}{{window="{WINDOW}"}} * on (project) {FLEET_DEPLOYS})'
-        f" / (sum({FLEET_DEPLOYS}) > 0)"
-    )
-
-
-def _quantile(name: str, q: str) -> str:
-    return series(name, window=WINDOW, quantile=q)
+RECOVERY = "devmetrics_dora_recovery_time_seconds"
 
 
 def deployment_annotation() -> db.AnnotationQuery:
@@ -71,17 +71,14 @@ def build() -> db.Dashboard:
         .with_variable(variables.window())
         .annotation(deployment_annotation())
     )
-    tiers_by_metric = [
-        (metric, Q(series("devmetrics_dora_tier", metric=metric)))
-        for metric in ("deployment_frequency", "lead_time", "change_failure_rate", "recovery_time")
-    ]
+    tiers_by_metric = [(metric, Q(tier(metric))) for metric in TIER_METRICS]
     board = (
         board.with_row(row("Selection ($window)"))
         .with_panel(
             stat_panel(
                 "Deployments",
                 "Successful production deployments of the selected projects in the window.",
-                [Q(f"sum({selected(DEPLOYS)})")],
+                [Q(SELECTION_DEPLOYMENTS)],
                 reads=Reads.FLEET,
             )
         )
@@ -89,12 +86,7 @@ def build() -> db.Dashboard:
             stat_panel(
                 "Lead time p50 (median project)",
                 "Median over the selected projects of their commit-to-deploy p50.",
-                [
-                    Q(
-                        "quantile(0.5, "
-                        f"{selected(_quantile('devmetrics_dora_lead_time_seconds', '0.5'))})"
-                    )
-                ],
+                [Q(SELECTION_LEAD_P50)],
                 unit="s",
                 reads=Reads.FLEET,
             )
@@ -103,7 +95,7 @@ def build() -> db.Dashboard:
             stat_panel(
                 "Change failure rate",
                 "Failed deployments / deployments, weighted by each project's deployments.",
-                [Q(weighted(CFR, DEPLOYS))],
+                [Q(SELECTION_CFR)],
                 unit="percentunit",
                 steps=((None, "green"), (0.05, "blue"), (0.2, "yellow"), (0.3, "red")),
                 reads=Reads.FLEET,
@@ -113,12 +105,7 @@ def build() -> db.Dashboard:
             stat_panel(
                 "Recovery time p50 (median project)",
                 "Median over the selected projects of their incident recovery p50.",
-                [
-                    Q(
-                        "quantile(0.5, "
-                        f"{selected(_quantile('devmetrics_dora_recovery_time_seconds', '0.5'))})"
-                    )
-                ],
+                [Q(SELECTION_RECOVERY_P50)],
                 unit="s",
                 reads=Reads.FLEET,
             )
@@ -127,7 +114,7 @@ def build() -> db.Dashboard:
             stat_panel(
                 "Rework rate",
                 "Hotfix, rollback and remediation deployments / deployments, weighted.",
-                [Q(weighted(REWORK, DEPLOYS))],
+                [Q(SELECTION_REWORK)],
                 unit="percentunit",
                 reads=Reads.FLEET,
             )
@@ -136,13 +123,7 @@ def build() -> db.Dashboard:
             stat_panel(
                 "Deploy days per week (mean)",
                 "Mean over the selected projects of distinct deployment days per week (30d).",
-                [
-                    Q(
-                        "avg("
-                        + selected(series("devmetrics_dora_deploy_day_per_week", window="30d"))
-                        + ")"
-                    )
-                ],
+                [Q(SELECTION_DEPLOY_DAYS)],
                 reads=Reads.FLEET,
             )
         )
@@ -150,14 +131,7 @@ def build() -> db.Dashboard:
             bar_panel(
                 "Projects per overall tier",
                 "Selected projects by overall DORA tier (30d).",
-                [
-                    Q(
-                        'count_values("tier", '
-                        + selected(series("devmetrics_dora_tier", metric="overall"))
-                        + ")",
-                        "{{tier}}",
-                    )
-                ],
+                [Q(tier_mix("overall"), "{{tier}}")],
                 span=8,
                 reads=Reads.FLEET,
             )
@@ -169,8 +143,8 @@ def build() -> db.Dashboard:
                 "weighted by deployments.",
                 [
                     Q(f"sum({FLEET_DEPLOYS})", "deployments"),
-                    Q(_fleet_share("devmetrics_dora_change_failure_ratio"), "change failure rate"),
-                    Q(_fleet_share("devmetrics_dora_rework_ratio"), "rework rate"),
+                    Q(fleet_share("devmetrics_dora_change_failure_ratio"), "change failure rate"),
+                    Q(fleet_share("devmetrics_dora_rework_ratio"), "rework rate"),
                 ],
                 span=16,
                 reads=Reads.FLEET,
@@ -215,7 +189,7 @@ def build() -> db.Dashboard:
                 [
                     Q(
                         "quantile by (team) (0.5, "
-                        f"{with_team(_quantile('devmetrics_dora_lead_time_seconds', '0.5'))})",
+                        f"{with_team(dora_quantile('devmetrics_dora_lead_time_seconds', '0.5'))})",
                         "{{team}}",
                     )
                 ],
@@ -230,8 +204,7 @@ def build() -> db.Dashboard:
                 "Median over each team's projects of their recovery p50.",
                 [
                     Q(
-                        "quantile by (team) (0.5, "
-                        f"{with_team(_quantile('devmetrics_dora_recovery_time_seconds', '0.5'))})",
+                        f"quantile by (team) (0.5, {with_team(dora_quantile(RECOVERY, '0.5'))})",
                         "{{team}}",
                     )
                 ],
@@ -266,16 +239,16 @@ def build() -> db.Dashboard:
                     ("deployments", Q(DEPLOYS)),
                     (
                         "deploy days/week",
-                        Q(series("devmetrics_dora_deploy_day_per_week", window="30d")),
+                        Q(DEPLOY_DAYS),
                     ),
-                    ("lead p50", Q(_quantile("devmetrics_dora_lead_time_seconds", "0.5"))),
-                    ("lead p90", Q(_quantile("devmetrics_dora_lead_time_seconds", "0.9"))),
+                    ("lead p50", Q(dora_quantile("devmetrics_dora_lead_time_seconds", "0.5"))),
+                    ("lead p90", Q(dora_quantile("devmetrics_dora_lead_time_seconds", "0.9"))),
                     ("change failure", Q(CFR)),
-                    ("recovery p50", Q(_quantile("devmetrics_dora_recovery_time_seconds", "0.5"))),
-                    ("recovery p90", Q(_quantile("devmetrics_dora_recovery_time_seconds", "0.9"))),
+                    ("recovery p50", Q(dora_quantile(RECOVERY, "0.5"))),
+                    ("recovery p90", Q(dora_quantile(RECOVERY, "0.9"))),
                     ("rework", Q(REWORK)),
                     *[(f"tier {metric}", q) for metric, q in tiers_by_metric],
-                    ("tier overall", Q(series("devmetrics_dora_tier", metric="overall"))),
+                    ("tier overall", Q(tier("overall"))),
                 ],
                 keys=("project",),
                 height=12,
@@ -298,7 +271,7 @@ def build() -> db.Dashboard:
             timeseries_panel(
                 "Overall tier per project",
                 "The selected projects' overall DORA tier over time.",
-                [Q(series("devmetrics_dora_tier", metric="overall"), "{{project}}")],
+                [Q(tier("overall"), "{{project}}")],
                 span=12,
             )
         )

@@ -17,27 +17,16 @@ from dashboards.kit import (
     timeseries_panel,
 )
 from dashboards.promql import PROJECTS
+from dashboards.queries import BUDGET, BURN_ALERT, SLO_SCOPE, slo_scoped
 
 UID = "devmetrics-slo"
-BURN_ALERT = "DevmetricsSLOErrorBudgetBurn"
-SCOPE = 'project=~"$project", service=~"$service", slo=~"$slo"'
 BUDGET_STEPS = ((None, "red"), (0, "orange"), (0.25, "yellow"), (0.5, "green"))
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
 FLEET_WINDOWS = 'window=~"1h|1d|3d|30d"'
 
 
-def _in_selection(expr: str) -> str:
-    return f"({expr}) and on (project) {PROJECTS}"
-
-
-def _scoped(name: str, **labels: str) -> str:
-    """An exported SLO family of the selected projects, services and SLOs."""
-    extra = "".join(f', {k}="{v}"' for k, v in labels.items())
-    return _in_selection(f"{name}{{{SCOPE}{extra}}}")
-
-
 def _burn(window: str) -> str:
-    return _scoped("devmetrics_slo_burn_rate", window=window)
+    return slo_scoped("devmetrics_slo_burn_rate", window=window)
 
 
 def _sli_weighted(good: str, total: str) -> str:
@@ -73,8 +62,8 @@ def build() -> db.Dashboard:
             )
         )
     )
-    budget = _scoped("devmetrics_slo_error_budget_remaining_ratio")
-    burn = _scoped("devmetrics_slo_burn_rate")
+    budget = BUDGET
+    burn = slo_scoped("devmetrics_slo_burn_rate")
     board = (
         board.with_row(row("Error budget"))
         .with_panel(
@@ -106,7 +95,7 @@ def build() -> db.Dashboard:
                 [
                     Q(
                         f'count(ALERTS{{alertname="{BURN_ALERT}", alertstate="firing", '
-                        f"{SCOPE}}} and on (project) {PROJECTS}) or vector(0)"
+                        f"{SLO_SCOPE}}} and on (project) {PROJECTS}) or vector(0)"
                     )
                 ],
                 steps=((None, "green"), (1, "red")),
@@ -192,8 +181,8 @@ def build() -> db.Dashboard:
                 [
                     Q(
                         _sli_weighted(
-                            _scoped("devmetrics_slo_requests_good"),
-                            _scoped("devmetrics_slo_requests"),
+                            slo_scoped("devmetrics_slo_requests_good"),
+                            slo_scoped("devmetrics_slo_requests"),
                         ),
                         "{{slo}} {{window}}",
                     )
@@ -211,11 +200,11 @@ def build() -> db.Dashboard:
                 [
                     Q(
                         f"1 - (1 - {budget}) * on (project, service, slo) "
-                        f"(1 - {_scoped('devmetrics_slo_objective_ratio')})",
+                        f"(1 - {slo_scoped('devmetrics_slo_objective_ratio')})",
                         "{{project}} {{service}} {{slo}}",
                     ),
                     Q(
-                        _scoped("devmetrics_slo_objective_ratio"),
+                        slo_scoped("devmetrics_slo_objective_ratio"),
                         "objective {{project}} {{service}} {{slo}}",
                     ),
                 ],
@@ -247,7 +236,7 @@ def build() -> db.Dashboard:
                 "Good / total requests of each selected SLO, as exported, per window; absent "
                 "for a window without traffic.",
                 [
-                    (window, Q(_scoped("devmetrics_slo_sli_ratio", window=window)))
+                    (window, Q(slo_scoped("devmetrics_slo_sli_ratio", window=window)))
                     for window in WINDOWS
                 ],
                 keys=("project", "service", "slo"),
@@ -263,10 +252,10 @@ def build() -> db.Dashboard:
                 "Traffic of the selected SLOs over the last 5 minutes, and the bad requests "
                 "their objectives allow (requests x (1 - objective)).",
                 [
-                    Q(f"sum({_scoped('devmetrics_slo_requests', window='5m')})", "requests"),
-                    Q(f"sum({_scoped('devmetrics_slo_requests_good', window='5m')})", "good"),
+                    Q(f"sum({slo_scoped('devmetrics_slo_requests', window='5m')})", "requests"),
+                    Q(f"sum({slo_scoped('devmetrics_slo_requests_good', window='5m')})", "good"),
                     Q(
-                        f"sum(({_scoped('devmetrics_slo_requests', window='5m')})"
+                        f"sum(({slo_scoped('devmetrics_slo_requests', window='5m')})"
                         " * on (project, service, slo) group_left () "
                         "(1 - devmetrics_slo_objective_ratio))",
                         "allowed bad",

@@ -18,54 +18,10 @@ from dashboards.kit import (
     row,
     tier_mappings,
 )
-from dashboards.promql import TEAM_PROJECTS, selected
+from dashboards.queries import RANKINGS, best, ranked, worst
 
 UID = "devmetrics-top"
 TIER_STEPS = ((None, "red"), (2, "yellow"), (3, "blue"), (4, "green"))
-# (title, family, labels, unit, higher is better).
-RANKINGS: tuple[tuple[str, str, dict[str, str], str, bool], ...] = (
-    ("Deployments ($window)", "devmetrics_dora_deployments", {"window": "$window"}, "", True),
-    (
-        "Lead time p50 ($window)",
-        "devmetrics_dora_lead_time_seconds",
-        {"window": "$window", "quantile": "0.5"},
-        "s",
-        False,
-    ),
-    (
-        "Change failure rate ($window)",
-        "devmetrics_dora_change_failure_ratio",
-        {"window": "$window"},
-        "percentunit",
-        False,
-    ),
-    (
-        "Recovery time p50 ($window)",
-        "devmetrics_dora_recovery_time_seconds",
-        {"window": "$window", "quantile": "0.5"},
-        "s",
-        False,
-    ),
-    (
-        "Rework rate ($window)",
-        "devmetrics_dora_rework_ratio",
-        {"window": "$window"},
-        "percentunit",
-        False,
-    ),
-    (
-        "Error budget left (30d)",
-        "devmetrics_slo_error_budget_remaining_ratio",
-        {},
-        "percentunit",
-        True,
-    ),
-)
-
-
-def _ranked(family: str, labels: dict[str, str]) -> str:
-    matchers = ", ".join(f'{k}="{v}"' for k, v in labels.items())
-    return selected(f"{family}{{{matchers}}}", TEAM_PROJECTS)
 
 
 def build() -> db.Dashboard:
@@ -81,7 +37,7 @@ def build() -> db.Dashboard:
         .with_variable(variables.window())
         .with_variable(custom_variable("n", "Projects shown", ["5", "10", "20", "50"], "10"))
     )
-    tier = _ranked("devmetrics_dora_tier", {"metric": "overall"})
+    tier = ranked("devmetrics_dora_tier", {"metric": "overall"})
     board = (
         board.with_row(row("By overall DORA tier (30d)"))
         .with_panel(
@@ -110,9 +66,7 @@ def build() -> db.Dashboard:
         )
     )
     for title, family, labels, unit, higher_better in RANKINGS:
-        expr = _ranked(family, labels)
-        best, worst = ("topk", "bottomk") if higher_better else ("bottomk", "topk")
-        order = {"topk": "sort_desc", "bottomk": "sort"}
+        expr = ranked(family, labels)
         legend = (
             "{{project}} {{service}} {{slo}}"
             if family.startswith("devmetrics_slo_")
@@ -124,7 +78,7 @@ def build() -> db.Dashboard:
                 bar_panel(
                     f"Best $n: {title}",
                     f"{'Highest' if higher_better else 'Lowest'} values of {family}.",
-                    [Q(f"{order[best]}({best}($n, {expr}))", legend)],
+                    [Q(best(expr, higher_better), legend)],
                     unit=unit,
                     span=12,
                     height=10,
@@ -135,7 +89,7 @@ def build() -> db.Dashboard:
                 bar_panel(
                     f"Worst $n: {title}",
                     f"{'Lowest' if higher_better else 'Highest'} values of {family}.",
-                    [Q(f"{order[worst]}({worst}($n, {expr}))", legend)],
+                    [Q(worst(expr, higher_better), legend)],
                     unit=unit,
                     steps=((None, "red"),),
                     span=12,

@@ -22,6 +22,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "process": ("processors.cli", "process"),
     "export": ("exporters.cli", "export"),
     "receive": ("producers.receiver.cli", "receive"),
+    "report": ("devmetrics.report.cli", "report"),
 }
 
 

@@ -46,8 +46,18 @@ class PromClient:
 
     def query(self, promql: str, **params: str) -> list[dict[str, Any]]:
         """The result vector of an instant query."""
+        return self._get("query", promql, params)
+
+    def query_range(
+        self, promql: str, start: float, end: float, step_s: float, **params: str
+    ) -> list[dict[str, Any]]:
+        """The result matrix of a range query: one entry a series, with its ``values``."""
+        window = {"start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s:g}"}
+        return self._get("query_range", promql, {**window, **params})
+
+    def _get(self, api: str, promql: str, params: dict[str, str]) -> list[dict[str, Any]]:
         qs = urllib.parse.urlencode({"query": promql, **params})
-        request = urllib.request.Request(f"{self.url}/api/v1/query?{qs}", headers=self.headers)
+        request = urllib.request.Request(f"{self.url}/api/v1/{api}?{qs}", headers=self.headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s, context=self.context) as r:
                 body = json.loads(r.read())

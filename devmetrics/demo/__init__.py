@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -18,6 +19,9 @@ from core.settings import Settings
 from devmetrics.demo.pipeline import PipelineStarter, process_env
 from devmetrics.demo.summary import print_summary
 from devmetrics.query import PromClient, QueryError
+from devmetrics.report.cli import build_report
+from devmetrics.report.model import Scope
+from devmetrics.report.render import write
 from devmetrics.stack import Stack, StackError
 from devmetrics.stack.cli import PROMETHEUS_OPTION, with_prometheus_servers
 
@@ -107,8 +111,20 @@ def demo(
     seen = _wait_for_projects(fleet, projects, wait_s)
     try:
         print_summary(stack, fleet, projects, seen, pipeline)
+        written = _fleet_report(settings)
     except QueryError as exc:
         _fail(str(exc))
+    click.echo(f"Fleet report: {written}")
+
+
+def _fleet_report(settings: Settings) -> Path:
+    """The fleet report (`devmetrics report`) of the last hour, written under the stack
+    home: the stores hold the demo's minutes, and its figures are the 30d and 7d windows of
+    the state, as in the summary."""
+    _echo("writing the fleet report of the last hour")
+    report = build_report(settings, Scope("fleet"), 3600.0, time.time(), windows=("30d", "7d"))
+    (path,) = write(report, "html", settings.stack.home / "reports" / "fleet.html")
+    return path
 
 
 def _wait_for_projects(fleet: PromClient, projects: int, wait_s: float) -> float:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboards import OUTPUT_DIR
 from dashboards.kit import VICTORIAMETRICS_UID
 from dashboards.promql import selectors, variable_expression
+from dashboards.render import OUTPUT_DIR
 from dashboards.validate import Query, queries
 
 PROCESSORS_JOB = "devmetrics-processors"

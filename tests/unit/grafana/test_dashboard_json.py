@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from core.catalogue import FAMILIES
-from dashboards import OUTPUT_DIR, render_all, stale_files
 from dashboards.catalog import Catalog, load_catalog
 from dashboards.kit import PROMETHEUS_UID, VICTORIAMETRICS_UID, Reads
 from dashboards.promql import across_projects, aggregations, metric_names, selectors
+from dashboards.render import OUTPUT_DIR, render_all, stale_files
 from dashboards.validate import (
     PROJECT_FAMILIES,
     check_datasources,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what devmetrics needs on a fresh Debian machine and is a no-op when all is there:
 # Java 17 and Maven (the Kafka broker jars are fetched by `devmetrics stack up`), Prometheus,
-# Alertmanager, VictoriaMetrics and kcat from Debian's packages, and this project with its
-# Python dependencies.
+# Alertmanager, VictoriaMetrics and kcat from Debian's packages (Chromium too, for the report
+# test), and this project with its Python dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,8 @@ command -v npm >/dev/null || missing+=(npm)    # the GitHub webhook corpus
 command -v wrk >/dev/null || missing+=(wrk)    # the receiver's load benchmark
 command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)  # compiles the tests' CDEvents sender
 command -v go >/dev/null || missing+=(golang-go)  # the CDEvents Go SDK: schemas, a test sender
+command -v chromium >/dev/null || missing+=(chromium)  # the report test opens the HTML report
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -30,7 +32,7 @@ python3 -c 'import sys; assert sys.version_info[:2] == (3, 11), "devmetrics need
 # install of another clone would otherwise pass, and the `devmetrics` command would run that).
 here=$PWD
 if ! (cd / && python3 -c '
-import sys, devmetrics, faust, confluent_kafka, stochastic, pytest_timeout
+import sys, devmetrics, faust, confluent_kafka, stochastic, pytest_timeout, matplotlib, selenium
 from pathlib import Path
 sys.exit(Path(devmetrics.__file__).resolve().parents[1] != Path(sys.argv[1]).resolve())
 ' "$here") 2>/dev/null \

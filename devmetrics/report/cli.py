@@ -57,11 +57,13 @@ def store_for(
     stack = Stack(settings)
     if source == "victoriametrics":
         endpoint = url or stack.component("victoriametrics").endpoint.url
-        # VictoriaMetrics hides the newest 30 s of samples unless asked not to.
+        # VictoriaMetrics hides the newest 30 s of samples unless asked not to, and moves a
+        # range query's start and end to multiples of its step for its cache unless told not
+        # to cache (the last point could then miss the end of the period by up to a step).
         return (
             PromClient(settings, endpoint, user=VM_USER),
             f"VictoriaMetrics {endpoint}",
-            {"latency_offset": "1s"},
+            {"latency_offset": "1s", "nocache": "1"},
         )
     endpoint = url or stack.prometheus_servers()[0].endpoint.url
     return PromClient(settings, endpoint), f"Prometheus {endpoint}", {}

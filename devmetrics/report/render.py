@@ -156,6 +156,9 @@ def markdown(report: Report) -> str:
     else:
         head = ["metric", "end of period", "previous period", "change"]
         out += _table(head + ([] if report.scope.ranks else ["tier"]), list(_dora_rows(report)))
+        empty = [f.title for f in report.dora if not f.trend]
+        if empty:
+            out += ["", f"No data in the period, so no trend line: {', '.join(empty)}."]
     out += [""]
     if report.scope.ranks:
         tiers = [TIER_NAMES[t] for t in sorted(TIER_NAMES, reverse=True)]

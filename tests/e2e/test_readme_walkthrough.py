@@ -73,6 +73,16 @@ def _anonymous_status(url: str, ca_file: Path) -> int:
         return exc.code
 
 
+def _assert_fleet_report(stdout: str, projects: int) -> None:
+    """The demo's last line names the fleet report it wrote, an HTML page of every project."""
+    last = stdout.strip().splitlines()[-1]
+    assert last.startswith("Fleet report: "), stdout
+    page = Path(last.removeprefix("Fleet report: ")).read_text()
+    assert "<h1>devmetrics report: the fleet</h1>" in page
+    assert f"; {projects} projects; read from VictoriaMetrics" in page
+    assert "data:image/png;base64," in page
+
+
 def test_the_readme_in_its_order(tmp_path: Path) -> None:
     walk = Walk(tmp_path)
     security = tmp_path / ".stack" / "security"
@@ -81,6 +91,7 @@ def test_the_readme_in_its_order(tmp_path: Path) -> None:
         assert f"VictoriaMetrics sees {PROJECTS} of {PROJECTS} projects" in demo.stdout
         assert "Where to look:" in demo.stdout
         assert "processor-0: started" in demo.stderr
+        _assert_fleet_report(demo.stdout, PROJECTS)
         assert "kafka: stopped" in walk("stack", "down").stderr
 
         # The Security section, line by line.
@@ -95,6 +106,7 @@ def test_the_readme_in_its_order(tmp_path: Path) -> None:
         assert f"VictoriaMetrics sees {PROJECTS} of {PROJECTS} projects" in demo.stdout
         assert f"{walk.prometheus}/classic/graph" in demo.stdout  # https, and it answers
         assert _anonymous_status(walk.prometheus, security / "ca.crt") == 401
+        _assert_fleet_report(demo.stdout, PROJECTS)  # read over HTTPS, logged in
 
         # `set -a; . .stack/security/env/producer.env; set +a`: act as the producer.
         producer = dict(

@@ -208,9 +208,11 @@ _VARIABLE = re.compile(r"\$([a-z_]+)\b|\$\{([a-z_]+)\}")
 
 
 def regex_literal(value: str) -> str:
-    """``value`` matched literally by a PromQL regular expression, quoted for a PromQL string
-    (each RE2 metacharacter escaped, the backslash doubled for the string)."""
-    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\\\1", value)
+    """``value`` matched literally by a PromQL regular expression, written for a PromQL
+    double-quoted string: each RE2 metacharacter escaped with a backslash, then every
+    backslash doubled and every double quote escaped for the string."""
+    pattern = re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", value)
+    return pattern.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def fill(expr: str, values: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ cannot be reached or refuses the login (the message names the endpoint).
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from datetime import datetime
@@ -37,9 +38,13 @@ def parse_time(text: str | None) -> float:
     if text is None:
         return time.time()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise UserError(f"--at {text!r} is not a time")
+        return seconds
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

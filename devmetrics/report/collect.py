@@ -242,6 +242,7 @@ class Collector:
     def collect(self) -> Report:
         began = time.monotonic()
         report = self.report
+        report.generated_at = time.time()
         report.projects = self._projects()
         self.progress(f"{self.scope.title}: {report.projects} projects; reading DORA figures")
         self._dora()

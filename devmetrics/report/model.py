@@ -14,7 +14,7 @@ from enum import Enum
 from core.errors import UserError
 
 # A project or team name the report accepts: what the simulator and the receivers emit.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}")
 _DURATION = re.compile(r"^(\d+)([hdw])$")
 _UNIT_S = {"h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -51,7 +51,7 @@ class Scope:
     def __post_init__(self) -> None:
         if self.kind not in ("fleet", "team", "project"):
             raise UserError(f"scope {self.kind!r} is not fleet, team or project")
-        if self.kind != "fleet" and (self.name is None or not _NAME.match(self.name)):
+        if self.kind != "fleet" and (self.name is None or not _NAME.fullmatch(self.name)):
             raise UserError(f"{self.kind} name {self.name!r} is not a valid name")
 
     @property
@@ -90,7 +90,7 @@ class Period:
     @property
     def step_s(self) -> float:
         """The step of the trend lines: about 240 points over the period, a whole minute."""
-        return max(60.0, round(self.seconds / 240 / 60) * 60)
+        return max(60.0, round(self.seconds / 240 / 60) * 60.0)
 
     def describe(self) -> str:
         days = self.seconds / 86400
@@ -196,3 +196,4 @@ class Report:
     rankings: list[Ranking] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)  # section -> why it has no data
     elapsed_s: float = 0.0
+    generated_at: float = 0.0  # wall time the figures were read

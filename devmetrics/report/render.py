@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +39,12 @@ def value(v: float | None, unit: Unit) -> str:
     """One figure as the report prints it; ``no data`` when the store had none."""
     if v is None:
         return NO_DATA
+    if not math.isfinite(v):  # a store answers NaN for 0/0 and ±Inf for x/0
+        return "NaN" if math.isnan(v) else ("+Inf" if v > 0 else "-Inf")
     if unit is Unit.RATIO:
         return f"{v * 100:.2f}%"
     if unit is Unit.USD:
-        return f"${v:,.2f}"
+        return f"-${-v:,.2f}" if v < 0 else f"${v:,.2f}"
     if unit is Unit.SECONDS:
         for seconds, name in ((86400.0, "d"), (3600.0, "h"), (60.0, "min")):
             if abs(v) >= 2 * seconds:
@@ -273,14 +276,7 @@ def to_html(report: Report, drawn: list[Chart]) -> str:
             parts.append(f"<h1>{html.escape(line[2:])}</h1>")
         elif line.startswith("## "):
             title = line[3:]
-            section = next(
-                (
-                    k
-                    for k, t in (("dora", "DORA"), ("slo", "SLOs"), ("ai", "AI agents"))
-                    if title.startswith(t)
-                ),
-                None,
-            )
+            section = next((k for k, t in _SECTIONS if title.startswith(t)), None)
             parts.append(f"<h2>{html.escape(title)}</h2>")
             images = [_img(c) for c in drawn if c.section == section]
             if images:
@@ -297,7 +293,7 @@ def to_html(report: Report, drawn: list[Chart]) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{title}</title><style>{_STYLE}</style></head>\n<body>\n"
         + "\n".join(parts)
-        + f'\n<p class="meta">Generated at {stamp(report.period.end)} in '
+        + f'\n<p class="meta">Generated at {stamp(report.generated_at)} in '
         f"{report.elapsed_s:.1f} s.</p>\n</body></html>\n"
     )
 

@@ -84,6 +84,12 @@ class WorkerMetrics:
             ["topic"],
             registry=registry,
         )
+        self.quarantined = Counter(
+            "devmetrics_processor_blocks_quarantined",
+            "Stored hour blocks that could not be read: copied to the quarantine folder and "
+            "left out of the state (their project is served from the blocks that remain)",
+            registry=registry,
+        )
         self.snapshots = Counter(
             "devmetrics_processor_snapshots_published",
             "State snapshots published",

@@ -9,6 +9,7 @@ touched, so the changelog carries O(touched blocks) per batch, never a project's
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
@@ -147,6 +148,7 @@ class FoldWorker:
         self.projects: dict[str, _Project] = {}
         self._blocks: OrderedDict[str, HourBlock] = OrderedDict()
         self.consumed_offsets: dict[tuple[str, int], int] = {}
+        self.quarantined = 0  # unreadable stored blocks set aside (`_quarantine`)
         self._families: dict[str, str] = {}
 
     # -- folding -------------------------------------------------------------------------
@@ -280,11 +282,41 @@ class FoldWorker:
             self._blocks.move_to_end(key)
             return block
         data = self.store.get(key, via)
-        block = HourBlock.from_bytes(data) if data is not None else HourBlock()
+        block = HourBlock() if data is None else self._read_block(key, data)
         self._blocks[key] = block
         while len(self._blocks) > self.settings.block_cache_size:
             self._blocks.popitem(last=False)
         return block
+
+    def _read_block(self, key: str, data: bytes) -> HourBlock:
+        """A stored block; an unreadable one is quarantined and its hour starts afresh, so a
+        corrupt block costs the rows it held, never the worker (no crash loop)."""
+        try:
+            return HourBlock.from_bytes(data)
+        except BlockFormatError as exc:
+            self._quarantine(key, data, exc)
+            return HourBlock()
+
+    def _quarantine(self, key: str, data: bytes, exc: BlockFormatError) -> None:
+        """Copy an unreadable block to `<data_dir>/quarantine/`, log it and count it."""
+        folder = self.settings.data_dir / "quarantine"
+        path = folder / f"{re.sub(r'[^A-Za-z0-9_.@-]', '_', key)}.{time.time_ns()}.block"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            kept = f"copied to {path}"
+        except OSError as write_error:
+            kept = f"not copied ({write_error})"
+        log.error(
+            "stored block %r is unreadable (%s): quarantined, %s; its project is served "
+            "from its other blocks and the rows of this hour are missing from its figures",
+            key,
+            exc,
+            kept,
+        )
+        self.quarantined += 1
+        if self.metrics:
+            self.metrics.quarantined.inc()
 
     def _prune_blocks(self, project: _Project, as_of: int) -> None:
         """Delete the project's stored blocks that left the retention, and its old state rows.
@@ -314,14 +346,18 @@ class FoldWorker:
         for key, data in self.store.items():
             try:
                 project_id, hour = parse_block_key(key)
-                if project_id in self.projects:
-                    continue
-                partition = partition_for(project_id, self.partitions)
-                if partition not in partitions or expired_hours([hour], self.as_of.at(now_ms)):
-                    continue
+            except BlockFormatError as exc:
+                self._quarantine(key, data, exc)
+                continue
+            if project_id in self.projects:
+                continue
+            partition = partition_for(project_id, self.partitions)
+            if partition not in partitions or expired_hours([hour], self.as_of.at(now_ms)):
+                continue
+            try:
                 block = HourBlock.from_bytes(data)
             except BlockFormatError as exc:
-                log.error("skipping unreadable stored block %r: %s", key, exc)
+                self._quarantine(key, data, exc)
                 continue
             project = loaded.get(project_id)
             if project is None:

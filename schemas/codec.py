@@ -206,7 +206,9 @@ class Codec:
             raise Undecodable(f"{len(data) - body.tell()} trailing bytes after the record")
         if not isinstance(record, dict):
             raise Undecodable("body is not a record")
-        self.validate(writer.family, record)
+        # Avro has checked the shape against the reader schema: only what it cannot say is
+        # checked again (RecordValidator.decoded), with the same errors as validate().
+        self._validators[writer.family].decoded(record)
         return Decoded(writer.family, fp, record)
 
     def _add(self, family: str, schema: Mapping[str, Any]) -> _Writer:

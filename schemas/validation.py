@@ -266,6 +266,80 @@ def _compile(schema: Any, named: dict[str, Checker], namespace: str, path: str) 
     return _compile(kind, named, namespace, path)
 
 
+def _compile_decoded(
+    schema: Any, named: dict[str, Checker | None], namespace: str, path: str
+) -> Checker | None:
+    """The checker of what Avro decoding cannot guarantee, None where it guarantees all.
+
+    A record decoded with the family's reader schema already has every field, of its type,
+    int and long in range, enum symbols known and no unknown field. What is left is what
+    the schema cannot say: UUID strings, the accepted timestamp range, finite numbers,
+    non-empty required strings. The checkers are those of `_compile`, so a record refused
+    here is refused with the same field and words.
+    """
+    if isinstance(schema, str):
+        if schema in ("float", "double"):
+            return _float_checker(allow_infinity=path.rpartition(".")[2] in _INFINITY_ALLOWED)
+        if schema in ("string", "bytes", "boolean", "null") or schema in _INT_RANGE:
+            return None
+        full = schema if "." in schema else f"{namespace}.{schema}"
+        return named[full] if full in named else named.get(schema)
+    if isinstance(schema, list):
+        inner = _compile_decoded(next(b for b in schema if b != "null"), named, namespace, path)
+        return None if inner is None else _nullable(inner) if "null" in schema else inner
+    kind = schema["type"]
+    logical = schema.get("logicalType")
+    if logical == "timestamp-millis":
+        return _check_timestamp
+    if logical == "uuid":
+        return _check_uuid
+    if kind == "enum":
+        named[full_name(schema, namespace)] = None
+        return None
+    if kind in ("array", "map"):
+        inner = _compile_decoded(
+            schema["items" if kind == "array" else "values"], named, namespace, path
+        )
+        if inner is None:
+            return None
+        return _array_checker(inner) if kind == "array" else _map_checker(inner)
+    if kind == "record":
+        full = full_name(schema, namespace)
+        inner_ns = full.rpartition(".")[0]
+        fields = []
+        for f in schema["fields"]:
+            check = _compile_decoded(f["type"], named, inner_ns, f"{path}.{f['name']}")
+            non_empty = "default" not in f and f["type"] == "string"
+            if check is not None or non_empty:
+                fields.append(_Field(f["name"], check or _same, True, non_empty))
+        checker = _decoded_record_checker(fields) if fields else None
+        named[full] = checker
+        return checker
+    return _compile_decoded(kind, named, namespace, path)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _decoded_record_checker(fields: list[_Field]) -> Checker:
+    """A decoded record's remaining checks, field by field; the record is returned as it is
+    (decoded timestamps are already epoch milliseconds)."""
+
+    def check(value: Any) -> Any:
+        for field in fields:
+            raw = value[field.name]
+            try:
+                field.check(raw)
+            except InvalidEvent as exc:
+                raise _within(exc, field.name) from None
+            if field.non_empty and not raw:
+                raise InvalidEvent(field.name, "must not be empty")
+        return value
+
+    return check
+
+
 def _check_bytes(value: Any) -> Any:
     if not isinstance(value, bytes):
         raise _fail(f"expected bytes, got {type(value).__name__}")
@@ -403,6 +477,7 @@ class RecordValidator:
 
     def __init__(self, family: str, schema: Mapping[str, Any]) -> None:
         self._check = _compile(dict(schema), {}, "", "")
+        self._check_decoded = _compile_decoded(dict(schema), {}, "", "")
         self._rules = _FAMILY_RULES.get(family, _no_rules)
         self._enveloped = {f["name"] for f in schema["fields"]} >= ENVELOPE_FIELDS
 
@@ -416,3 +491,16 @@ class RecordValidator:
             _check_envelope(checked)
         self._rules(checked)
         return checked
+
+    def decoded(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The same verdict as calling the validator, for a record Avro decoded with this
+        family's schema: the checks of the shape that decoding guarantees are skipped."""
+        if self._check_decoded is not None:
+            try:
+                self._check_decoded(record)
+            except InvalidEvent as exc:
+                raise exc if exc.field else InvalidEvent("event", exc.detail) from None
+        if self._enveloped:
+            _check_envelope(record)
+        self._rules(record)
+        return record

@@ -5,16 +5,20 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import fastavro
 import pytest
+from prometheus_client import CollectorRegistry
 
 from core.processor_settings import ProcessorSettings
 from processors.admission import AsOf, partition_for
 from processors.aggregators import ProjectLedger, block_key, hour_of
+from processors.aggregators.blocks import HourBlock
 from processors.aggregators.metrics import snapshot
 from processors.snapshots import SnapshotScheduler
+from processors.telemetry import WorkerMetrics
 from processors.worker import FoldWorker, Incoming, MemoryBlockStore
 from schemas.codec import HEADER_SIZE, SCHEMA_DIR, Codec, strip_logical_types
 from schemas.topics import Topics
@@ -224,3 +228,45 @@ def test_published_team_is_the_latest_and_survives_a_rebuild(
     rebuilt.assign({partition_for("p1", PARTITIONS)}, T)
     (again,) = rebuilt.publish_due(T + 20, flush=True)
     assert codec.decode(again.value).record["team"] == "beta"
+
+
+def test_a_corrupt_stored_block_is_quarantined_and_the_worker_goes_on(
+    codec: Codec, make_event: Factory, tmp_path: Path
+) -> None:
+    """A block whose bytes cannot be read is copied aside, counted and replaced by a fresh
+    block; the batch folds, the other projects are untouched, and a rebuild from the store
+    serves the project from what remains."""
+    store = MemoryBlockStore()
+    registry = CollectorRegistry()
+    worker = _worker(store, data_dir=tmp_path)
+    worker.metrics = WorkerMetrics(registry)
+    garbage = b'{"v": 1, "rows": [["deployment", 1'
+    broken = block_key("p1", hour_of(T - 1))
+    store.data[broken] = garbage
+    events = [
+        make_event("deployment", T - 1, project="p1", deployment_id="d-new"),
+        make_event("deployment", T - 2 * H, project="p1", deployment_id="d-old"),
+        make_event("deployment", T - 1, project="p2", deployment_id="d-other"),
+    ]
+    outcome = worker.process([_message(codec, "deployment", e) for e in events], T)
+    assert (outcome.applied, outcome.dead_letters) == (3, [])
+    assert worker.quarantined == 1
+    assert registry.get_sample_value("devmetrics_processor_blocks_quarantined_total") == 1
+    (copy,) = (tmp_path / "quarantine").iterdir()
+    assert copy.read_bytes() == garbage and copy.name.startswith("p1@")
+    # The broken hour now holds only the new event, readable again.
+    assert [r.deployment_id for r in HourBlock.from_bytes(store.data[broken]).rows] == ["d-new"]
+    for project, deployments in (("p1", 2.0), ("p2", 1.0)):
+        (day,) = [
+            sample
+            for sample in snapshot(worker.projects[project].state, T)
+            if sample.name == "devmetrics_dora_deployments" and sample.labels["window"] == "1d"
+        ]
+        assert day.value == deployments
+    # A stored block that is unreadable when the partitions are assigned: the project is
+    # loaded from its other blocks, the bad one is set aside.
+    store.data[block_key("p1", hour_of(T - 2 * H))] = b"\xff"
+    rebuilt = _worker(store, data_dir=tmp_path)
+    rebuilt.assign({partition_for("p1", PARTITIONS)}, T)
+    assert rebuilt.quarantined == 1
+    assert rebuilt.projects["p1"].state.events_applied == 1  # d-new; d-old's hour is lost

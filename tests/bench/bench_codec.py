@@ -43,7 +43,8 @@ def measure(family: str, rounds: int = ROUNDS) -> dict[str, float]:
     def raw() -> dict[str, object]:
         body = io.BytesIO(data)
         body.seek(HEADER_SIZE)
-        record: dict[str, object] = fastavro.schemaless_reader(body, writer.plain, None)
+        record = fastavro.schemaless_reader(body, writer.plain, None)
+        assert isinstance(record, dict)
         return record
 
     return {

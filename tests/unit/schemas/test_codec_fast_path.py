@@ -46,7 +46,7 @@ def _raw(codec: Codec, family: str, record: dict[str, Any]) -> bytes | None:
     return b"\xc3\x01" + codec.fingerprint(family).to_bytes(8, "little") + body.getvalue()
 
 
-def _verdict(check: Any, record: dict[str, Any]) -> tuple[str, str] | None:
+def _verdict(check: Any, record: Any) -> tuple[str, str] | None:
     try:
         check(record)
     except InvalidEvent as exc:

@@ -31,15 +31,19 @@ class SnapshotScheduler:
     refresh_ms: int
     live: bool
     _projects: dict[str, _Cadence] = field(default_factory=dict)
+    _pending: int = 0  # projects with `changed` set, kept as they change (`pending`)
 
     def changed(self, project_id: str, arrived_ms: int) -> None:
         cadence = self._projects.setdefault(project_id, _Cadence())
+        self._pending += not cadence.changed
         cadence.changed = True
         if cadence.pending_since_ms is None or arrived_ms < cadence.pending_since_ms:
             cadence.pending_since_ms = arrived_ms
 
     def forget(self, project_id: str) -> None:
-        self._projects.pop(project_id, None)
+        cadence = self._projects.pop(project_id, None)
+        if cadence is not None and cadence.changed:
+            self._pending -= 1
 
     def due(self, now_ms: int, flush: bool = False, idle: bool = False) -> list[str]:
         """Projects to publish now; with `flush`, every changed project regardless of rate.
@@ -61,13 +65,15 @@ class SnapshotScheduler:
         cadence = self._projects.setdefault(project_id, _Cadence())
         pending = cadence.pending_since_ms
         cadence.last_published_ms = now_ms
+        self._pending -= cadence.changed
         cadence.changed = False
         cadence.pending_since_ms = None
         return pending
 
     @property
     def pending(self) -> int:
-        return sum(1 for c in self._projects.values() if c.changed)
+        """Changed projects not yet published; a counter, safe to read from another thread."""
+        return self._pending
 
 
 def state_record(

@@ -149,6 +149,9 @@ class FoldWorker:
         self._blocks: OrderedDict[str, HourBlock] = OrderedDict()
         self.consumed_offsets: dict[tuple[str, int], int] = {}
         self.quarantined = 0  # unreadable stored blocks set aside (`_quarantine`)
+        # Kept as the state changes, so that `sizes` (read by the scrape thread) never walks
+        # a dict the event loop may be changing.
+        self._rows_held = 0
         self._families: dict[str, str] = {}
 
     # -- folding -------------------------------------------------------------------------
@@ -250,6 +253,7 @@ class FoldWorker:
     ) -> None:
         """Fold one project's rows of a batch; each touched hour block is written once."""
         project = self._project(project_id, items[0][1].partition)
+        rows_before = project.state.events_applied
         via = project.via = items[-1][1].origin
         changed: dict[int, HourBlock] = {}
         earliest_arrival = min(message.timestamp_ms for _, message, _ in items)
@@ -272,6 +276,7 @@ class FoldWorker:
             outcome.blocks_written += 1
             outcome.bytes_written += len(data)
         self._prune_blocks(project, self.as_of.at(now_ms))
+        self._rows_held += project.state.events_applied - rows_before
         if changed:
             self.scheduler.changed(project_id, earliest_arrival)
 
@@ -369,6 +374,7 @@ class FoldWorker:
             project.state.note_team(block.team)
             project.hours.add(hour)
         self.projects.update(loaded)
+        self._rows_held += sum(p.state.events_applied for p in loaded.values())
         for project_id in loaded:
             # Whatever was published before a crash may predate the last applied events.
             self.scheduler.changed(project_id, now_ms)
@@ -379,7 +385,9 @@ class FoldWorker:
             self._drop(project_id)
 
     def _drop(self, project_id: str) -> None:
-        self.projects.pop(project_id, None)
+        dropped = self.projects.pop(project_id, None)
+        if dropped is not None:
+            self._rows_held -= dropped.state.events_applied
         self.scheduler.forget(project_id)
         prefix = block_key(project_id, 0)[:-1]
         for key in [k for k in self._blocks if k.startswith(prefix)]:
@@ -435,9 +443,11 @@ class FoldWorker:
     # -- introspection -------------------------------------------------------------------
 
     def sizes(self) -> dict[str, float]:
+        """State sizes for the scrape thread: counters and lengths only, so a scrape during a
+        fold never iterates a dict the event loop is changing."""
         return {
             "projects": len(self.projects),
-            "state_rows": sum(p.state.events_applied for p in list(self.projects.values())),
+            "state_rows": self._rows_held,
             "block_cache_blocks": len(self._blocks),
             "snapshots_pending": self.scheduler.pending,
         }

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import fastavro
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from core.processor_settings import ProcessorSettings
 from processors.admission import AsOf, partition_for
@@ -272,3 +274,53 @@ def test_a_corrupt_stored_block_is_quarantined_and_the_worker_goes_on(
     rebuilt.assign({partition_for("p1", PARTITIONS)}, T)
     assert rebuilt.quarantined == 1
     assert rebuilt.projects["p1"].state.events_applied == 1  # d-new; d-old's hour is lost
+
+
+def test_scrapes_during_a_heavy_fold_never_fail(codec: Codec, make_event: Factory) -> None:
+    """/metrics is collected in the HTTP server's thread while the event loop folds; the
+    state gauges must never walk a dict the fold is changing. The thread switch interval is
+    made tiny so that a scrape lands inside the fold's dict updates again and again."""
+    registry = CollectorRegistry()
+    worker = _worker()
+    metrics = worker.metrics = WorkerMetrics(registry)
+    metrics.attach_state(worker.sizes, dict)
+    batches = [
+        [
+            _message(codec, "rfc", make_event("rfc", T - 1 - i, project=f"p{b}-{i}"), offset=i)
+            for i in range(200)
+        ]
+        for b in range(15)
+    ]
+    failures: list[BaseException] = []
+    scrapes = 0
+    done = threading.Event()
+
+    def scrape() -> None:
+        nonlocal scrapes
+        while not done.is_set():
+            try:
+                generate_latest(registry)
+                scrapes += 1
+            except BaseException as exc:  # a failed scrape is what this test looks for
+                failures.append(exc)
+                return
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    thread = threading.Thread(target=scrape)
+    thread.start()
+    try:
+        for batch in batches:
+            worker.process(batch, T)
+            if len(worker.projects) % 1000 == 0:
+                list(worker.publish_due(T, flush=True))
+    finally:
+        done.set()
+        thread.join()
+        sys.setswitchinterval(switch)
+    assert failures == [] and scrapes > 0
+    sizes = worker.sizes()
+    assert sizes["projects"] == 3000
+    assert sizes["state_rows"] == sum(p.state.events_applied for p in worker.projects.values())
+    assert sizes["snapshots_pending"] == len(worker.scheduler.due(T, flush=True))
+    assert registry.get_sample_value("devmetrics_processor_state_rows") == 3000

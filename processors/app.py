@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -87,9 +87,12 @@ class TableBlockStore:
                 )
             )
 
-    def items(self) -> list[tuple[str, bytes]]:
+    def items(self) -> Iterator[tuple[str, bytes]]:
+        """Every stored block, read lazily from the table's store (never all in memory at
+        once: `FoldWorker.assign_in_steps` reads it between turns of the event loop)."""
         _route_by(None)
-        return [(k.decode(), v) for k, v in self.table.data.items()]
+        for k, v in self.table.data.items():
+            yield k.decode(), v
 
     async def confirm(self) -> None:
         """Wait for the broker's acknowledgement of every changelog record written so far."""
@@ -260,7 +263,16 @@ def create_app(
     async def rebuild() -> None:
         partitions = _assigned(app, source_names)
         started = time.perf_counter()
-        loaded = worker.assign(partitions, clock.now_ms())
+        # In steps, giving the event loop a turn between them (faust's timers, the consumer's
+        # heartbeats): a large table must not hold the loop for the whole load.
+        steps = worker.assign_in_steps(partitions, clock.now_ms())
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                loaded = done.value
+                break
+            await asyncio.sleep(0)
         log.info(
             "partitions %s assigned: %d projects loaded from the table in %.2fs, %d held",
             sorted(partitions),

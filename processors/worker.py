@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -345,10 +345,27 @@ class FoldWorker:
         Returns how many projects were loaded. Projects already held stay as they are: this
         worker wrote every block of them, so memory and store agree.
         """
+        steps = self.assign_in_steps(partitions, now_ms)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                loaded: int = done.value
+                return loaded
+
+    def assign_in_steps(
+        self, partitions: set[int], now_ms: int, step_blocks: int = 2000
+    ) -> Generator[int, None, int]:
+        """`assign`, pausing after every `step_blocks` stored blocks read (it yields how many
+        it has read), so that the app's event loop can serve timers, scrapes and heartbeats
+        between steps while a large table is loaded. The loaded projects become visible
+        together at the end; returns how many were loaded."""
         for project_id in [p for p, v in self.projects.items() if v.partition not in partitions]:
             self._drop(project_id)
         loaded: dict[str, _Project] = {}
-        for key, data in self.store.items():
+        for read, (key, data) in enumerate(self.store.items(), start=1):
+            if read % step_blocks == 0:
+                yield read
             try:
                 project_id, hour = parse_block_key(key)
             except BlockFormatError as exc:

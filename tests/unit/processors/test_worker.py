@@ -324,3 +324,30 @@ def test_scrapes_during_a_heavy_fold_never_fail(codec: Codec, make_event: Factor
     assert sizes["state_rows"] == sum(p.state.events_applied for p in worker.projects.values())
     assert sizes["snapshots_pending"] == len(worker.scheduler.due(T, flush=True))
     assert registry.get_sample_value("devmetrics_processor_state_rows") == 3000
+
+
+def test_assignment_in_steps_loads_what_assign_loads(codec: Codec, make_event: Factory) -> None:
+    """A large table is loaded in steps (the app gives the event loop a turn between them);
+    the projects appear together at the end, equal to a load in one go."""
+    store = MemoryBlockStore()
+    live = _worker(store)
+    events = [make_event("rfc", T - i * H // 4, project=f"p{i % 7}") for i in range(400)]
+    live.process([_message(codec, "rfc", e) for e in events], T)
+    everything = set(range(PARTITIONS))
+    stepped, whole = _worker(store), _worker(store)
+    steps = stepped.assign_in_steps(everything, T, step_blocks=25)
+    progress = []
+    while True:
+        try:
+            progress.append(next(steps))
+            assert stepped.projects == {}  # nothing half-loaded is visible between steps
+        except StopIteration as done:
+            loaded = done.value
+            break
+    assert progress == list(range(25, len(store.data) + 1, 25))
+    assert loaded == whole.assign(everything, T) == 7
+    for project in whole.projects:
+        assert snapshot(stepped.projects[project].state, T) == snapshot(
+            whole.projects[project].state, T
+        )
+    assert stepped.sizes() == whole.sizes()

@@ -54,6 +54,9 @@ class ProcessorSettings(BaseModel):
     """Events later than T plus this are rejected as too new."""
     max_projects: int = Field(default=20_000, ge=1)
     """Distinct projects one worker accepts; events of further projects are dead-lettered."""
+    sweep_interval_s: float = Field(default=300.0, gt=0)
+    """How often the retention sweep removes projects with no event within 31 days (their
+    state deleted, a tombstone published to the state topic)."""
     block_cache_size: int = Field(default=4096, ge=1)
     """Decoded hour blocks kept in memory between batches (the current hour of busy projects)."""
     producer_linger_ms: int = Field(default=5, ge=0)

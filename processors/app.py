@@ -87,6 +87,13 @@ class TableBlockStore:
                 )
             )
 
+    def delete_in(self, key: str, partition: int) -> None:
+        raw = key.encode()
+        if self.table.data.pop(raw, None) is not None:
+            self._unconfirmed.append(
+                self.table.send_changelog(partition, raw, value=None, value_serializer="raw")
+            )
+
     def items(self) -> Iterator[tuple[str, bytes]]:
         """Every stored block, read lazily from the table's store (never all in memory at
         once: `FoldWorker.assign_in_steps` reads it between turns of the event loop)."""
@@ -294,6 +301,14 @@ def create_app(
             await state.send(key=out.key, value=out.value, partition=out.partition)
 
     consumed_at_tick: dict[str, float] = {"events": 0}
+
+    @app.timer(conf.sweep_interval_s)
+    async def retention_sweep() -> None:
+        tombstones = worker.sweep(clock.now_ms())
+        for gone in tombstones:
+            await state.send(key=gone.key, value=None, partition=gone.partition)
+        if tombstones:
+            await store.confirm()
 
     @app.timer(SNAPSHOT_TICK_S)
     async def snapshots() -> None:

@@ -90,6 +90,12 @@ class WorkerMetrics:
             "left out of the state (their project is served from the blocks that remain)",
             registry=registry,
         )
+        self.expired = Counter(
+            "devmetrics_processor_projects_expired",
+            "Projects removed by the retention sweep (no event within 31 days): their state "
+            "deleted and a tombstone published",
+            registry=registry,
+        )
         self.snapshots = Counter(
             "devmetrics_processor_snapshots_published",
             "State snapshots published",

@@ -63,6 +63,15 @@ class Outgoing:
     partition: int
 
 
+@dataclass(frozen=True)
+class Tombstone:
+    """A state-topic record without a value: the project is gone (the retention sweep
+    removed it), and the exporter shards drop its series."""
+
+    key: bytes
+    partition: int
+
+
 class BlockStore(Protocol):
     """Where hour blocks live; `via` is the `Incoming.origin` of an event of the same project."""
 
@@ -71,6 +80,10 @@ class BlockStore(Protocol):
     def put(self, key: str, value: bytes, via: Any) -> None: ...
 
     def delete(self, key: str, via: Any) -> None: ...
+
+    def delete_in(self, key: str, partition: int) -> None:
+        """Delete a block outside any batch (the retention sweep), routed by partition."""
+        ...
 
     def items(self) -> Iterable[tuple[str, bytes]]: ...
 
@@ -92,6 +105,9 @@ class MemoryBlockStore:
     def delete(self, key: str, via: Any) -> None:
         self.data.pop(key, None)
         self.writes += 1
+
+    def delete_in(self, key: str, partition: int) -> None:
+        self.delete(key, None)
 
     def items(self) -> Iterable[tuple[str, bytes]]:
         return list(self.data.items())
@@ -149,6 +165,7 @@ class FoldWorker:
         self._blocks: OrderedDict[str, HourBlock] = OrderedDict()
         self.consumed_offsets: dict[tuple[str, int], int] = {}
         self.quarantined = 0  # unreadable stored blocks set aside (`_quarantine`)
+        self.expired = 0  # projects removed by the retention sweep (`sweep`)
         # Kept as the state changes, so that `sizes` (read by the scrape thread) never walks
         # a dict the event loop may be changing.
         self._rows_held = 0
@@ -327,8 +344,8 @@ class FoldWorker:
         """Delete the project's stored blocks that left the retention, and its old state rows.
 
         Runs inside a batch, where the project's partition is known to the store; a project
-        that stops reporting keeps its old blocks until it reports again (they are skipped
-        when the state is rebuilt).
+        that stops reporting is removed whole by the retention sweep (`sweep`) once its last
+        block has left the retention.
         """
         for hour in expired_hours(sorted(project.hours), as_of):
             key = block_key(project.state.project_id, hour)
@@ -336,6 +353,38 @@ class FoldWorker:
             self._blocks.pop(key, None)
             project.hours.discard(hour)
         project.state.prune(as_of)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def sweep(self, now_ms: int) -> list[Tombstone]:
+        """The retention sweep: every held project with no event within the retention (all
+        its hour blocks expired) is removed, its blocks deleted from the store, and a
+        tombstone for the state topic returned, so that the exporter shards drop its series.
+        The project cap counts the projects held, so a removed project frees its place.
+
+        Projects that still report keep only their blocks within the retention: those are
+        pruned as their own batches arrive (`_prune_blocks`)."""
+        as_of = self.as_of.at(now_ms)
+        tombstones: list[Tombstone] = []
+        for project_id, project in list(self.projects.items()):
+            if not project.hours or not expired_hours([max(project.hours)], as_of):
+                continue
+            for hour in sorted(project.hours):
+                self.store.delete_in(block_key(project_id, hour), project.partition)
+            self._drop(project_id)
+            tombstones.append(Tombstone(project_id.encode(), project.partition))
+        if tombstones:
+            self.expired += len(tombstones)
+            if self.metrics:
+                self.metrics.expired.inc(len(tombstones))
+            log.info(
+                "retention sweep: %d project(s) without an event since T - 31d removed, "
+                "tombstones published (%s%s)",
+                len(tombstones),
+                ", ".join(t.key.decode() for t in tombstones[:5]),
+                ", ..." if len(tombstones) > 5 else "",
+            )
+        return tombstones
 
     # -- assignment ----------------------------------------------------------------------
 

@@ -189,6 +189,9 @@ class _SizedStore:
     def delete(self, key: str, via: object) -> None:
         self.sizes.pop(key, None)
 
+    def delete_in(self, key: str, partition: int) -> None:
+        self.delete(key, None)
+
     def items(self) -> list[tuple[str, bytes]]:
         return []
 

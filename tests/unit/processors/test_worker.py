@@ -351,3 +351,48 @@ def test_assignment_in_steps_loads_what_assign_loads(codec: Codec, make_event: F
             whole.projects[project].state, T
         )
     assert stepped.sizes() == whole.sizes()
+
+
+def test_a_silent_project_is_swept_away_with_a_tombstone(codec: Codec, make_event: Factory) -> None:
+    """Live mode: p1 reports once, p2 again 20 days later. 32 days after the first events
+    p1 has nothing within the retention: the sweep deletes its blocks, drops it and returns
+    its tombstone; p2 stays. The cap counts held projects, so p1's place is free again."""
+    store = MemoryBlockStore()
+    registry = CollectorRegistry()
+    worker = FoldWorker(
+        ProcessorSettings(max_projects=2),
+        TOPICS,
+        PARTITIONS,
+        Codec.default(),
+        store,
+        AsOf(),  # live: T follows the wall clock given to each call
+    )
+    worker.metrics = WorkerMetrics(registry)
+    first = [make_event("rfc", T - i * H, project=p) for p in ("p1", "p2") for i in range(1, 4)]
+    worker.process([_message(codec, "rfc", e) for e in first], T)
+    later = T + 20 * D
+    worker.process([_message(codec, "rfc", make_event("rfc", later - H, project="p2"))], later)
+    # At the cap, a third project is refused while p1 and p2 are both held.
+    p3 = _message(codec, "rfc", make_event("rfc", later - H, project="p3"))
+    assert [d.reason for d in worker.process([p3], later).dead_letters] == ["project_cap"]
+    assert worker.sweep(later) == []  # p1's events are 20 days old: within the retention
+
+    now = T + 32 * D
+    (tombstone,) = worker.sweep(now)
+    assert tombstone.key == b"p1"
+    assert tombstone.partition == partition_for("p1", PARTITIONS)
+    assert set(worker.projects) == {"p2"}
+    assert not [k for k in store.data if k.startswith("p1@")]
+    assert [k for k in store.data if k.startswith("p2@")]
+    assert registry.get_sample_value("devmetrics_processor_projects_expired_total") == 1
+    assert worker.sizes()["projects"] == 1
+    assert worker.sizes()["state_rows"] == worker.projects["p2"].state.events_applied
+    assert "p1" not in worker.scheduler.due(now, flush=True)
+    # The place p1 held is free: p3 is accepted now.
+    p3 = _message(codec, "rfc", make_event("rfc", now - H, project="p3"))
+    assert worker.process([p3], now).dead_letters == []
+    assert set(worker.projects) == {"p2", "p3"}
+    # A rebuild from the store does not bring p1 back.
+    rebuilt = _worker(store)
+    rebuilt.assign(set(range(PARTITIONS)), T)
+    assert "p1" not in rebuilt.projects

@@ -166,6 +166,8 @@ class FoldWorker:
         self.consumed_offsets: dict[tuple[str, int], int] = {}
         self.quarantined = 0  # unreadable stored blocks set aside (`_quarantine`)
         self.expired = 0  # projects removed by the retention sweep (`sweep`)
+        # Expired blocks found while loading partitions, per project: the sweep deletes them.
+        self._expired_blocks: dict[str, list[tuple[str, int]]] = {}
         # Kept as the state changes, so that `sizes` (read by the scrape thread) never walks
         # a dict the event loop may be changing.
         self._rows_held = 0
@@ -366,6 +368,14 @@ class FoldWorker:
         pruned as their own batches arrive (`_prune_blocks`)."""
         as_of = self.as_of.at(now_ms)
         tombstones: list[Tombstone] = []
+        # Blocks that had expired when their partition was loaded (a worker that was down, or
+        # a partition that moved): deleted now; a project left with nothing is gone.
+        found, self._expired_blocks = self._expired_blocks, {}
+        for project_id, blocks in found.items():
+            for key, partition in blocks:
+                self.store.delete_in(key, partition)
+            if project_id not in self.projects:
+                tombstones.append(Tombstone(project_id.encode(), blocks[0][1]))
         for project_id, project in list(self.projects.items()):
             if not project.hours or not expired_hours([max(project.hours)], as_of):
                 continue
@@ -423,7 +433,12 @@ class FoldWorker:
             if project_id in self.projects:
                 continue
             partition = partition_for(project_id, self.partitions)
-            if partition not in partitions or expired_hours([hour], self.as_of.at(now_ms)):
+            if partition not in partitions:
+                continue
+            if expired_hours([hour], self.as_of.at(now_ms)):
+                # Left for the next retention sweep to delete (not while recovering); a
+                # project with nothing else stored gets its tombstone then.
+                self._expired_blocks.setdefault(project_id, []).append((key, partition))
                 continue
             try:
                 block = HourBlock.from_bytes(data)
@@ -447,6 +462,11 @@ class FoldWorker:
         return len(loaded)
 
     def revoke(self, partitions: set[int]) -> None:
+        self._expired_blocks = {
+            p: [b for b in blocks if b[1] not in partitions]
+            for p, blocks in self._expired_blocks.items()
+            if any(b[1] not in partitions for b in blocks)
+        }
         for project_id in [p for p, v in self.projects.items() if v.partition in partitions]:
             self._drop(project_id)
 

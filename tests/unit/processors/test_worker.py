@@ -396,3 +396,22 @@ def test_a_silent_project_is_swept_away_with_a_tombstone(codec: Codec, make_even
     rebuilt = _worker(store)
     rebuilt.assign(set(range(PARTITIONS)), T)
     assert "p1" not in rebuilt.projects
+
+
+def test_a_project_found_expired_when_loading_is_swept_too(
+    codec: Codec, make_event: Factory
+) -> None:
+    """A worker that starts long after a project's last event (it was down, or the partition
+    moved) does not load the expired blocks: its next sweep deletes them and publishes the
+    project's tombstone, and keeps the project that reported again."""
+    store = MemoryBlockStore()
+    before = _worker(store)
+    events = [make_event("rfc", T - i * H, project=p) for p in ("p1", "p2") for i in range(1, 3)]
+    before.process([_message(codec, "rfc", e) for e in events], T)
+    later = T + 32 * D
+    after = FoldWorker(ProcessorSettings(), TOPICS, PARTITIONS, Codec.default(), store, AsOf(later))
+    assert after.assign(set(range(PARTITIONS)), later) == 0
+    after.process([_message(codec, "rfc", make_event("rfc", later - H, project="p2"))], later)
+    assert [t.key for t in after.sweep(later)] == [b"p1"]
+    assert sorted(store.data) == [block_key("p2", hour_of(later - H))]
+    assert after.sweep(later) == []

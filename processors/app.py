@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-from faust.streams import _current_event  # see _route_by
 from prometheus_client import CollectorRegistry
 
 from core.kafka import faust_credentials
@@ -27,8 +25,17 @@ from core.settings import Settings
 from processors.admission import AsOf
 from processors.bulk import BatchApp
 from processors.clock import Clock, WallClock
+from processors.faust_adapters import (
+    OutputTopics,
+    TableBlockStore,
+    assigned,
+    assigned_tps,
+    incoming,
+    receiver,
+    source_partition,
+)
 from processors.telemetry import WorkerMetrics
-from processors.worker import FoldWorker, Incoming
+from processors.worker import FoldWorker
 from schemas.codec import Codec
 from schemas.topics import Topics
 
@@ -41,102 +48,6 @@ SNAPSHOT_BUDGET_S = 0.5
 LAG_TICK_S = 5.0
 PROGRESS_EVERY_S = 30.0
 STUCK_AFTER_S = 60.0  # a partition behind while the worker is idle this long is reported
-
-
-def _route_by(event: Any) -> None:
-    """Make `event` faust's current event, so table writes go to its partition.
-
-    faust routes a table write (store and changelog) by the current event's partition. A batch
-    holds many projects, so before writing a project's blocks we point it at a message of that
-    project.
-    """
-    _current_event.set(weakref.ref(event) if event is not None else None)
-
-
-class TableBlockStore:
-    """The block store over a faust table of raw bytes (RocksDB or memory).
-
-    Writes go to the table's store and to its changelog; `confirm` waits until the broker has
-    acknowledged every changelog record written since the last call. faust's own producer
-    flush is not enough: it gives up on its send buffer after 0.1 s without progress, so
-    under load a batch's offsets could be committed ahead of its blocks.
-    """
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-        self._unconfirmed: list[Awaitable[Any]] = []
-
-    def get(self, key: str, via: Any) -> bytes | None:
-        _route_by(via)
-        value: bytes | None = self.table.get(key.encode())
-        return value
-
-    def put(self, key: str, value: bytes, via: Any) -> None:
-        _route_by(via)
-        raw = key.encode()
-        self.table.data[raw] = value
-        self._unconfirmed.append(self.table.send_changelog(via.message.partition, raw, value))
-
-    def delete(self, key: str, via: Any) -> None:
-        _route_by(via)
-        raw = key.encode()
-        if self.table.data.pop(raw, None) is not None:
-            self._unconfirmed.append(
-                self.table.send_changelog(
-                    via.message.partition, raw, value=None, value_serializer="raw"
-                )
-            )
-
-    def delete_in(self, key: str, partition: int) -> None:
-        raw = key.encode()
-        if self.table.data.pop(raw, None) is not None:
-            self._unconfirmed.append(
-                self.table.send_changelog(partition, raw, value=None, value_serializer="raw")
-            )
-
-    def items(self) -> Iterator[tuple[str, bytes]]:
-        """Every stored block, read lazily from the table's store (never all in memory at
-        once: `FoldWorker.assign_in_steps` reads it between turns of the event loop)."""
-        _route_by(None)
-        for k, v in self.table.data.items():
-            yield k.decode(), v
-
-    async def confirm(self) -> None:
-        """Wait for the broker's acknowledgement of every changelog record written so far."""
-        pending, self._unconfirmed = self._unconfirmed, []
-        if pending:
-            await asyncio.gather(*pending)
-
-
-class OutputTopics:
-    """Makes the worker's producer track every topic it writes, before its first write.
-
-    aiokafka's client refreshes metadata only for the topics it tracks, or for all topics while
-    it tracks none; a send to a topic it already knows from such a full fetch does not track
-    it. Once any other topic is tracked, the next refresh drops the untracked one, and a batch
-    queued for it waits for a leader that never comes back until the batch expires
-    (NotLeaderForPartitionError after `producer_request_timeout`). Tracking all outputs up
-    front closes that window (tests/integration/test_processor_outputs.py shows both sides).
-    """
-
-    def __init__(self, producer: Callable[[], Any], names: Sequence[str]) -> None:
-        self.producer = producer  # the started AIOKafkaProducer, once asked
-        self.names = list(names)
-        self.tracked = False
-        self._lock = asyncio.Lock()
-
-    async def track(self) -> None:
-        if self.tracked:
-            return
-        async with self._lock:
-            if self.tracked:
-                return
-            producer = self.producer()
-            await asyncio.gather(*(producer.client.add_topic(name) for name in self.names))
-            for name in self.names:
-                await producer.partitions_for(name)  # until the topic's partitions are known
-            self.tracked = True
-            log.info("the producer tracks the metadata of %s", ", ".join(self.names))
 
 
 @dataclass
@@ -244,14 +155,14 @@ def create_app(
     async def fold(messages: Sequence[Any]) -> None:
         await outputs.track()
         started = time.perf_counter()
-        batch = [_incoming(message) for message in messages]
+        batch = [incoming(message) for message in messages]
         outcome = worker.process(batch, clock.now_ms())
         sent = [
             await deadletter.send(
                 key=letter.key,
                 value=letter.value,
                 headers=letter.headers,
-                partition=_source_partition(letter),
+                partition=source_partition(letter),
             )
             for letter in outcome.dead_letters
         ]
@@ -268,7 +179,7 @@ def create_app(
 
     @table.on_recover
     async def rebuild() -> None:
-        partitions = _assigned(app, source_names)
+        partitions = assigned(app, source_names)
         started = time.perf_counter()
         # In steps, giving the event loop a turn between them (faust's timers, the consumer's
         # heartbeats): a large table must not hold the loop for the whole load.
@@ -292,7 +203,7 @@ def create_app(
         tps: set[Any] = args[0] if args else kwargs.get("revoked", set())
         worker.revoke({tp.partition for tp in tps if tp.topic in source_names})
 
-    app.on_partitions_revoked.connect(_receiver(revoked))
+    app.on_partitions_revoked.connect(receiver(revoked))
 
     async def publish(flush: bool, idle: bool = False) -> None:
         await outputs.track()
@@ -321,7 +232,7 @@ def create_app(
         consumer = app.consumer
         if progress["events"] != worker_moved["events"]:
             worker_moved.update(events=progress["events"], at=time.monotonic())
-        for tp in _assigned_tps(app, source_names):
+        for tp in assigned_tps(app, source_names):
             consumed = worker.consumed_offsets.get((tp.topic, tp.partition))
             highwater = consumer.highwater(tp)
             if highwater is not None:
@@ -364,49 +275,9 @@ def create_app(
         await publish(flush=True)
         log.info("final flush: snapshots of every changed project published")
 
-    app.on_before_shutdown.connect(_receiver(final_flush))
+    app.on_before_shutdown.connect(receiver(final_flush))
 
     return ProcessorApp(app, worker, registry, metrics)
-
-
-def _receiver(fun: Callable[..., Awaitable[None]]) -> Any:
-    """A coroutine function as a faust signal receiver (its stubs want a `signal` keyword)."""
-    return fun
-
-
-class _Via:
-    """Stands in for a faust event when routing table writes: faust reads `.message` only."""
-
-    __slots__ = ("__weakref__", "message")
-
-    def __init__(self, message: Any) -> None:
-        self.message = message
-
-
-def _incoming(message: Any) -> Incoming:
-    return Incoming(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        timestamp_ms=int(message.timestamp * 1000),
-        headers=list(message.headers or ()),
-        origin=_Via(message),
-    )
-
-
-def _source_partition(letter: Any) -> int:
-    header = dict(letter.headers)["dlq.partition"]
-    return int(header)
-
-
-def _assigned_tps(app: faust.App, source_names: set[str]) -> set[Any]:
-    return {tp for tp in app.assignor.assigned_actives() if tp.topic in source_names}
-
-
-def _assigned(app: faust.App, source_names: set[str]) -> set[int]:
-    return {tp.partition for tp in _assigned_tps(app, source_names)}
 
 
 def _maybe_log_progress(progress: dict[str, Any], worker: FoldWorker) -> None:

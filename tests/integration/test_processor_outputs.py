@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import NotLeaderForPartitionError
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from processors.app import OutputTopics
+from processors.faust_adapters import OutputTopics
 
 pytestmark = pytest.mark.integration
 

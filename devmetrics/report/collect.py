@@ -276,23 +276,7 @@ class Collector:
         report = self.report
         fleet = self.scope.kind != "project"
         values = self.variables(report.dora_window)
-        for key, title, aggregated, unit, expr, tier_metric in DORA_FIGURES:
-            query = q.fill(expr, values)
-            figure = Figure(
-                key, title + (aggregated if fleet else ""), unit, query, tier_metric=tier_metric
-            )
-            figure.value = self.scalar(query, self.period.end)
-            figure.previous = self.scalar(query, self.period.start)
-            figure.trend = _points(self.matrix(query))
-            if tier_metric is not None and not fleet:
-                figure.tier = _int(
-                    self.scalar(q.fill(q.tier(tier_metric), values), self.period.end)
-                )
-            report.dora.append(figure)
-        if all(f.value is None and not f.trend for f in report.dora):
-            report.notes["dora"] = (
-                f"No DORA data: no DORA series of {self.scope.title} in the period."
-            )
+        # The tiers first: a project's tier of a metric stands beside that metric's figure.
         for metric in (*q.TIER_METRICS, "overall"):
             if fleet:
                 mix = self.instant(q.fill(q.tier_mix(metric), values), self.period.end)
@@ -302,6 +286,21 @@ class Collector:
             else:
                 tier = _int(self.scalar(q.fill(q.tier(metric), values), self.period.end))
                 report.tier_mix[metric] = {} if tier is None else {tier: 1}
+        for key, title, aggregated, unit, expr, tier_metric in DORA_FIGURES:
+            query = q.fill(expr, values)
+            figure = Figure(
+                key, title + (aggregated if fleet else ""), unit, query, tier_metric=tier_metric
+            )
+            figure.value = self.scalar(query, self.period.end)
+            figure.previous = self.scalar(query, self.period.start)
+            figure.trend = _points(self.matrix(query))
+            if tier_metric is not None and not fleet:
+                figure.tier = next(iter(report.tier_mix[tier_metric]), None)
+            report.dora.append(figure)
+        if all(f.value is None and not f.trend for f in report.dora):
+            report.notes["dora"] = (
+                f"No DORA data: no DORA series of {self.scope.title} in the period."
+            )
 
     def _slos(self) -> None:
         report = self.report

@@ -48,6 +48,22 @@ DORA_TIER_METRICS = (
     "recovery_time",
     "overall",
 )
+AUTHORS = ACTORS
+"""Values of `author`: the actor kind of a change's earliest change event."""
+AI_ASSISTED = ("true", "false")
+LINEAGE_WINDOWS = ("7d", "30d")
+LINEAGE_HOPS = (
+    "rfc_decision",
+    "decision_to_start",
+    "task_work",
+    "task_to_commit",
+    "commit_to_approval",
+    "approval_to_merge",
+    "merge_to_deploy",
+)
+AGENT_TOP_N = 3
+"""Default of `agent_top_n`: the busiest agents of a project that keep their name as `agent`."""
+AGENT_OTHER = "other"
 SLO_RANK_WINDOW = "30d"
 """The window whose request counts rank a project's services (the per-project service cap)."""
 
@@ -57,6 +73,9 @@ LABEL_VALUES: dict[str, tuple[str, ...]] = {
     "actor": ACTORS,
     "slo": SLOS,
     "metric": DORA_TIER_METRICS,
+    "author": AUTHORS,
+    "ai_assisted": AI_ASSISTED,
+    "hop": LINEAGE_HOPS,
 }
 
 KINDS = ("gauge", "counter", "summary")
@@ -92,14 +111,17 @@ class Family:
         )
         return self.labels + extra
 
-    def series(self, services: int = 1) -> int:
-        """Series of one project of this family, with `services` services for `service`."""
+    def series(self, services: int = 1, agents: int = AGENT_TOP_N + 1) -> int:
+        """Series of one project of this family, with `services` services for `service` and
+        `agents` values of `agent` (the N named agents and `other`)."""
         count = max(len(self.windows), 1)
         if self.kind == "summary":
             count *= len(QUANTILES)
         for label in self.labels:
             if label == "service":
                 count *= services
+            elif label == "agent":
+                count *= agents
             elif label in LABEL_VALUES:
                 count *= len(LABEL_VALUES[label])
             # any other label is a descriptive attribute: one value per project
@@ -173,6 +195,78 @@ DORA_TIER = Family(
     "devmetrics_dora_tier",
     "DORA 2024 tier over 30d: 4 elite, 3 high, 2 medium, 1 low.",
     labels=("metric",),
+)
+DORA_HISTORY_COVERAGE_RATIO = Family(
+    "devmetrics_dora_history_coverage_ratio",
+    "Share of the window the project's history covers (tiers judge a partly covered 30d).",
+    windows=DORA_WINDOWS,
+)
+DORA_LEAD_TIME_BY_AUTHOR_SECONDS = Family(
+    "devmetrics_dora_lead_time_by_author_seconds",
+    "Lead time for changes of the window, split by the change's author kind.",
+    kind="summary",
+    labels=("author",),
+    windows=DORA_WINDOWS,
+)
+DORA_AI_CHANGE_SHARE_RATIO = Family(
+    "devmetrics_dora_ai_change_share_ratio",
+    "Share of the changes first deployed in the window that agents authored.",
+    windows=DORA_WINDOWS,
+)
+DORA_DEPLOYMENTS_BY_ASSIST = Family(
+    "devmetrics_dora_deployments_by_assist",
+    "Deployments in the window that shipped (true) or did not ship (false) an agent's change.",
+    labels=("ai_assisted",),
+    windows=DORA_WINDOWS,
+)
+DORA_CHANGE_FAILURE_BY_ASSIST_RATIO = Family(
+    "devmetrics_dora_change_failure_by_assist_ratio",
+    "Change failure ratio of the window's AI-assisted (true) or other (false) deployments.",
+    labels=("ai_assisted",),
+    windows=DORA_WINDOWS,
+)
+DORA_REWORK_BY_ASSIST_RATIO = Family(
+    "devmetrics_dora_rework_by_assist_ratio",
+    "Rework ratio of the window's AI-assisted (true) or other (false) deployments.",
+    labels=("ai_assisted",),
+    windows=DORA_WINDOWS,
+)
+AGENT_TASK_COMPLETED = Family(
+    "devmetrics_agent_task_completed",
+    "Tasks the agent completed in the window (agent: the N busiest, the rest as other).",
+    labels=("agent",),
+    windows=PROCESS_WINDOWS,
+)
+AGENT_TASK_FAILED = Family(
+    "devmetrics_agent_task_failed",
+    "Task attempts of the agent that failed in the window.",
+    labels=("agent",),
+    windows=PROCESS_WINDOWS,
+)
+AGENT_TASK_SUCCESS_RATIO = Family(
+    "devmetrics_agent_task_success_ratio",
+    "Completed / (completed + failed) task events of the agent in the window.",
+    labels=("agent",),
+    windows=PROCESS_WINDOWS,
+)
+AGENT_COST_PER_MERGED_CHANGE_USD = Family(
+    "devmetrics_agent_cost_per_merged_change_usd",
+    "Task cost behind each of the agent's changes merged in the window, in US dollars.",
+    labels=("agent",),
+    windows=PROCESS_WINDOWS,
+)
+AGENT_REVIEW_FINDINGS_PER_CHANGE = Family(
+    "devmetrics_agent_review_findings_per_change",
+    "Review findings per reviewed change of the agent in the window.",
+    labels=("agent",),
+    windows=PROCESS_WINDOWS,
+)
+LINEAGE_HOP_SECONDS = Family(
+    "devmetrics_lineage_hop_seconds",
+    "Time of each hop from RFC to production of the changes first deployed in the window.",
+    kind="summary",
+    labels=("hop", "author"),
+    windows=LINEAGE_WINDOWS,
 )
 SLO_OBJECTIVE_RATIO = Family(
     "devmetrics_slo_objective_ratio",
@@ -346,6 +440,18 @@ SAMPLE_FAMILIES: tuple[Family, ...] = (
     DORA_RECOVERY_TIME_SECONDS,
     DORA_REWORK_RATIO,
     DORA_TIER,
+    DORA_HISTORY_COVERAGE_RATIO,
+    DORA_LEAD_TIME_BY_AUTHOR_SECONDS,
+    DORA_AI_CHANGE_SHARE_RATIO,
+    DORA_DEPLOYMENTS_BY_ASSIST,
+    DORA_CHANGE_FAILURE_BY_ASSIST_RATIO,
+    DORA_REWORK_BY_ASSIST_RATIO,
+    AGENT_TASK_COMPLETED,
+    AGENT_TASK_FAILED,
+    AGENT_TASK_SUCCESS_RATIO,
+    AGENT_COST_PER_MERGED_CHANGE_USD,
+    AGENT_REVIEW_FINDINGS_PER_CHANGE,
+    LINEAGE_HOP_SECONDS,
     SLO_OBJECTIVE_RATIO,
     SLO_ERROR_BUDGET_REMAINING_RATIO,
     SLO_REQUESTS,

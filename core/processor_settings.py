@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from core.catalogue import AGENT_TOP_N
 from core.paths import data_home
 
 
@@ -63,6 +64,9 @@ class ProcessorSettings(BaseModel):
     """Short: every batch waits for its changelog records to be acknowledged."""
     producer_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "zstd"
     producer_max_batch_bytes: int = Field(default=1_048_576, ge=16_384)
+    agent_top_n: int = Field(default=AGENT_TOP_N, ge=1, le=50)
+    """The busiest agents of a project that keep their name as the `agent` label; the others
+    are counted as `other` (docs/metrics.md, "Per agent"). Each adds 10 series a project."""
     slo: SloPolicy = SloPolicy()
 
     @model_validator(mode="after")

@@ -257,7 +257,7 @@ class FoldWorker:
         project = self.projects.get(project_id)
         if project is None:
             project = self.projects[project_id] = _Project(
-                ProjectState(project_id, self.settings.slo), partition
+                ProjectState(project_id, self.settings.slo, self.settings.agent_top_n), partition
             )
         return project
 
@@ -448,7 +448,8 @@ class FoldWorker:
             project = loaded.get(project_id)
             if project is None:
                 project = loaded[project_id] = _Project(
-                    ProjectState(project_id, self.settings.slo), partition
+                    ProjectState(project_id, self.settings.slo, self.settings.agent_top_n),
+                    partition,
                 )
             for row in block.rows:
                 project.state.apply(row)

@@ -21,13 +21,19 @@ def print_summary(
         )
         for v, name in TIERS
     }
+    # Tiers are withheld while a project's history covers less than a day (docs/metrics.md).
+    withheld = fleet.scalar(
+        'count(devmetrics_dora_history_coverage_ratio{window="1d"} < 1)', latency_offset="1s"
+    )
     alerts = fleet.query(
         'count by (alertname, tier) (ALERTS{alertstate="firing"})', latency_offset="1s"
     )
     click.echo("")
     click.echo(f"devmetrics is running: VictoriaMetrics sees {seen:.0f} of {projects} projects.")
     click.echo(
-        "  DORA overall tier: " + ", ".join(f"{name} {int(n or 0)}" for name, n in overall.items())
+        "  DORA overall tier: "
+        + ", ".join(f"{name} {int(n or 0)}" for name, n in overall.items())
+        + f"; withheld (history under a day) {int(withheld or 0)}"
     )
     if alerts:
         firing = ", ".join(

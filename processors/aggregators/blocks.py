@@ -23,7 +23,9 @@ from processors.aggregators.rows import (
 )
 from processors.aggregators.samples import HOUR_MS
 
-BLOCK_FORMAT = 1
+BLOCK_FORMAT = 2
+"""Format 2 added trailing row fields (docs/processors.md, "Stored state"); format 1 reads."""
+READABLE_FORMATS = (1, 2)
 _KEY_SEPARATOR = "@"
 
 
@@ -88,8 +90,10 @@ class HourBlock:
     def from_bytes(cls, data: bytes) -> HourBlock:
         try:
             body = json.loads(data)
-            if body["v"] != BLOCK_FORMAT:
-                raise BlockFormatError(f"block format {body['v']!r}, expected {BLOCK_FORMAT}")
+            if body["v"] not in READABLE_FORMATS:
+                raise BlockFormatError(
+                    f"block format {body['v']!r}, expected one of {READABLE_FORMATS}"
+                )
             team = body.get("team")
             return cls(
                 (row_from_json(item) for item in body["rows"]),

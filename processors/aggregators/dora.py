@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -39,9 +40,21 @@ RECOVERY_TIME_TIERS_S = (
 )
 
 
-def deployment_frequency_tier(deployments_30d: int) -> int:
+TIER_WINDOW_MS = WINDOWS_MS["30d"]
+TIER_MIN_COVERED_MS = DAY_MS
+"""Tiers are withheld while the history covers less than this (docs/metrics.md)."""
+
+
+def deployment_frequency_tier(deployments_30d: int, covered_ms: int = TIER_WINDOW_MS) -> int:
+    """The tier of the 30d count, judged as a rate over the covered span: the count scaled to
+    30 days must reach the bound (`deployments * 30d >= bound * covered`, exact integers)."""
     return next(
-        (tier for bound, tier in DEPLOYMENT_FREQUENCY_TIERS if deployments_30d >= bound), TIER_LOW
+        (
+            tier
+            for bound, tier in DEPLOYMENT_FREQUENCY_TIERS
+            if deployments_30d * TIER_WINDOW_MS >= bound * covered_ms
+        ),
+        TIER_LOW,
     )
 
 
@@ -96,24 +109,54 @@ def _recovery_times(incidents: list[IncidentRow]) -> list[tuple[int, float]]:
     ]
 
 
-def dora_samples(state: ProjectState, as_of: int) -> list[Sample]:
-    deployments: list[DeploymentRow] = list(state.visible(state.deployment, as_of))  # type: ignore[arg-type]
-    incidents: list[IncidentRow] = list(state.visible(state.incident, as_of))  # type: ignore[arg-type]
-    counted = [row for row in deployments if row.counted]
-    failed_ids = _failed_deployment_ids(deployments, incidents)
+def is_rework(row: DeploymentRow) -> bool:
+    """A hotfix, a rollback or a deployment remediating an incident."""
+    return row.kind in ("hotfix", "rollback") or row.remediates
 
+
+@dataclass(frozen=True, slots=True)
+class Deliveries:
+    """What the delivery figures share, as of T: the deployments DORA counts, which of them
+    failed, when each change was first deployed and each change's earliest event."""
+
+    counted: list[DeploymentRow]
+    failed_ids: set[str]
+    first_deployed: dict[str, int]
+    """change id -> time of its first counted deployment (reading 3)."""
+    changes: dict[str, ChangeRow]
+    """change id -> its earliest change event (reading 2)."""
+    incidents: list[IncidentRow]
+
+    def lead_time(self, change_id: str, deployed_at: int) -> float:
+        return (deployed_at - self.changes[change_id].committed_at) / 1000
+
+
+def deliveries(state: ProjectState, as_of: int) -> Deliveries:
+    deployments: list[DeploymentRow] = list(state.visible(state.deployment, as_of))
+    incidents: list[IncidentRow] = list(state.visible(state.incident, as_of))
+    counted = [row for row in deployments if row.counted]
     first_deployed: dict[str, int] = {}
     for row in counted:
         for change_id in row.change_ids:
             if row.t < first_deployed.get(change_id, row.t + 1):
                 first_deployed[change_id] = row.t
-    commits = _earliest_by_id(state.visible(state.change, as_of))  # type: ignore[arg-type]
+    return Deliveries(
+        counted,
+        _failed_deployment_ids(deployments, incidents),
+        first_deployed,
+        _earliest_by_id(state.visible(state.change, as_of)),
+        incidents,
+    )
+
+
+def dora_samples(state: ProjectState, as_of: int, delivered: Deliveries) -> list[Sample]:
+    counted, failed_ids = delivered.counted, delivered.failed_ids
     lead_times = [
-        (deployed_at, (deployed_at - commits[change_id].committed_at) / 1000)
-        for change_id, deployed_at in first_deployed.items()
-        if change_id in commits
+        (deployed_at, delivered.lead_time(change_id, deployed_at))
+        for change_id, deployed_at in delivered.first_deployed.items()
+        if change_id in delivered.changes
     ]
-    recoveries = _recovery_times(incidents)
+    recoveries = _recovery_times(delivered.incidents)
 
     samples: list[Sample] = []
     tier_inputs: dict[str, float | None] = {}
@@ -136,7 +179,7 @@ def dora_samples(state: ProjectState, as_of: int) -> list[Sample]:
         samples += quantile_samples(
             catalogue.DORA_RECOVERY_TIME_SECONDS.name, labels, window_recoveries
         )
-        rework = sum(1 for row in in_window if row.kind in ("hotfix", "rollback") or row.remediates)
+        rework = sum(1 for row in in_window if is_rework(row))
         samples += ratio_samples(catalogue.DORA_REWORK_RATIO.name, labels, rework, n)
         if window == "30d":
             tier_inputs = {
@@ -145,7 +188,20 @@ def dora_samples(state: ProjectState, as_of: int) -> list[Sample]:
                 "cfr": failures / n if n else None,
                 "recovery_p50": _p50(window_recoveries),
             }
-    samples += _tier_samples(tier_inputs)
+    history_start = state.history_start(as_of)
+    if history_start is None:
+        return samples
+    for window in DORA_WINDOWS:
+        samples.append(
+            Sample(
+                catalogue.DORA_HISTORY_COVERAGE_RATIO.name,
+                {"window": window},
+                min(1.0, (as_of - history_start) / WINDOWS_MS[window]),
+            )
+        )
+    covered = min(TIER_WINDOW_MS, as_of - history_start)
+    if covered >= TIER_MIN_COVERED_MS:
+        samples += _tier_samples(tier_inputs, covered)
     return samples
 
 
@@ -153,12 +209,13 @@ def _p50(values: list[float]) -> float | None:
     return nearest_rank(sorted(values), Fraction(1, 2)) if values else None
 
 
-def _tier_samples(inputs: dict[str, float | None]) -> list[Sample]:
-    """The 30d tier of each metric that is present, and `overall` as floor of their mean."""
+def _tier_samples(inputs: dict[str, float | None], covered_ms: int) -> list[Sample]:
+    """The 30d tier of each metric that is present, and `overall` as floor of their mean;
+    deployment frequency judged over the `covered_ms` of the window the history covers."""
     tiers: dict[str, int] = {}
     deployments = inputs["deployments"]
     assert deployments is not None
-    tiers["deployment_frequency"] = deployment_frequency_tier(int(deployments))
+    tiers["deployment_frequency"] = deployment_frequency_tier(int(deployments), covered_ms)
     if inputs["lead_p50"] is not None:
         tiers["lead_time"] = lead_time_tier(inputs["lead_p50"])
     if inputs["cfr"] is not None:

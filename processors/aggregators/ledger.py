@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.catalogue import AGENT_TOP_N
 from core.processor_settings import SloPolicy
 from processors.aggregators.blocks import HourBlock, hour_of
 from processors.aggregators.metrics import snapshot
@@ -26,9 +27,11 @@ def expired_hours(hours: list[int], as_of: int) -> list[int]:
 class ProjectLedger:
     """Folds a project's events idempotently: an event id seen before changes nothing."""
 
-    def __init__(self, project_id: str, slo: SloPolicy | None = None) -> None:
+    def __init__(
+        self, project_id: str, slo: SloPolicy | None = None, agent_top_n: int = AGENT_TOP_N
+    ) -> None:
         self.project_id = project_id
-        self.state = ProjectState(project_id, slo or SloPolicy())
+        self.state = ProjectState(project_id, slo or SloPolicy(), agent_top_n)
         self.blocks: dict[int, HourBlock] = {}
 
     def fold(self, family: str, record: Mapping[str, Any]) -> bool:

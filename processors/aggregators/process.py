@@ -178,8 +178,8 @@ def _test_samples(rows: list[TestRunRow], as_of: int) -> list[Sample]:
 
 def process_samples(state: ProjectState, as_of: int) -> list[Sample]:
     return [
-        *_rfc_samples(list(state.visible(state.rfc, as_of)), as_of),  # type: ignore[arg-type]
-        *_task_samples(list(state.visible(state.task, as_of)), as_of),  # type: ignore[arg-type]
-        *_review_samples(list(state.visible(state.review, as_of)), as_of),  # type: ignore[arg-type]
-        *_test_samples(list(state.visible(state.test, as_of)), as_of),  # type: ignore[arg-type]
+        *_rfc_samples(list(state.visible(state.rfc, as_of)), as_of),
+        *_task_samples(list(state.visible(state.task, as_of)), as_of),
+        *_review_samples(list(state.visible(state.review, as_of)), as_of),
+        *_test_samples(list(state.visible(state.test, as_of)), as_of),
     ]

@@ -31,6 +31,9 @@ class TaskRow(NamedTuple):
     task_id: str
     actor: str
     cost_usd: float | None
+    agent: str | None = None
+    """The actor's name when it is an AI agent (the per-agent figures); None for people."""
+    rfc_id: str | None = None
 
 
 class ReviewRow(NamedTuple):
@@ -42,6 +45,7 @@ class ReviewRow(NamedTuple):
     outcome: str | None
     iteration: int
     findings: int
+    change_id: str | None = None
 
 
 class TestRunRow(NamedTuple):
@@ -60,6 +64,14 @@ class ChangeRow(NamedTuple):
     key: int
     change_id: str
     committed_at: int
+    type: str | None = None
+    """`committed` or `merged`; None in rows stored before block format 2."""
+    author: str | None = None
+    """The actor kind; the change's author is that of its earliest event."""
+    agent: str | None = None
+    """The actor's name when it is an AI agent; None for people."""
+    task_id: str | None = None
+    rfc_id: str | None = None
 
 
 class DeploymentRow(NamedTuple):
@@ -128,10 +140,10 @@ FAMILY_OF_ROW: dict[type[Any], str] = {cls: family for family, cls in ROW_TYPES.
 # Positions (after t and key) of enum-like strings that repeat in every row of a family.
 _INTERNED_FIELDS: dict[type[Any], tuple[int, ...]] = {
     RfcRow: (2, 4),
-    TaskRow: (2, 4),
     ReviewRow: (2, 4),
     TestRunRow: (2,),
-    ChangeRow: (),
+    TaskRow: (2, 4, 6),
+    ChangeRow: (4, 5, 6),
     DeploymentRow: (4,),
     IncidentRow: (2,),
     SliRow: (2,),
@@ -156,12 +168,22 @@ def to_row(family: str, record: Mapping[str, Any], slo: SloPolicy) -> Row:
     t = record["occurred_at"]
     key = event_key(record["event_id"])
     actor = sys.intern(record["actor"]["kind"])
+    agent = sys.intern(record["actor"]["name"]) if actor == "ai_agent" else None
     kind = sys.intern(record["type"]) if "type" in record else ""
     match family:
         case "rfc":
             return RfcRow(t, key, kind, record["rfc_id"], actor, record.get("decision"))
         case "task":
-            return TaskRow(t, key, kind, record["task_id"], actor, record.get("cost_usd"))
+            return TaskRow(
+                t,
+                key,
+                kind,
+                record["task_id"],
+                actor,
+                record.get("cost_usd"),
+                agent,
+                record.get("rfc_id"),
+            )
         case "review":
             return ReviewRow(
                 t,
@@ -172,6 +194,7 @@ def to_row(family: str, record: Mapping[str, Any], slo: SloPolicy) -> Row:
                 record.get("outcome"),
                 record.get("iteration", 1),
                 record.get("findings_count", 0),
+                record["change_id"],
             )
         case "test":
             return TestRunRow(
@@ -185,7 +208,17 @@ def to_row(family: str, record: Mapping[str, Any], slo: SloPolicy) -> Row:
                 record.get("coverage_ratio"),
             )
         case "change":
-            return ChangeRow(t, key, record["change_id"], record["committed_at"])
+            return ChangeRow(
+                t,
+                key,
+                record["change_id"],
+                record["committed_at"],
+                kind,
+                actor,
+                agent,
+                record.get("task_id"),
+                record.get("rfc_id"),
+            )
         case "deployment":
             return DeploymentRow(
                 t,
@@ -227,14 +260,23 @@ def row_to_json(row: Row) -> list[Any]:
 
 
 def row_from_json(item: list[Any]) -> Row:
-    """Inverse of `row_to_json`; interns the repeated small strings to keep memory flat."""
+    """Inverse of `row_to_json`; interns the repeated small strings to keep memory flat.
+
+    A row stored before block format 2 lacks the trailing fields added since (a change's
+    type, author and links, a task's agent and RFC, a review's change): they read as None,
+    and the figures that need them leave such rows out (docs/processors.md, "Stored state").
+    """
     family, *fields = item
     cls = ROW_TYPES.get(family)
     if cls is None:
         raise ValueError(f"stored row of unknown family {family!r}")
+    if len(fields) > len(cls._fields):
+        most = len(cls._fields)
+        raise ValueError(f"stored {family} row has {len(fields)} fields, at most {most}")
     for index in _INTERNED_FIELDS[cls]:
-        fields[index] = sys.intern(fields[index])
+        if index < len(fields) and fields[index] is not None:
+            fields[index] = sys.intern(fields[index])
     if cls is DeploymentRow:
         fields[5] = tuple(fields[5])
-    row: Row = cls._make(fields)
+    row: Row = cls(*fields)
     return row

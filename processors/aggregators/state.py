@@ -10,10 +10,12 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
+from core.catalogue import AGENT_TOP_N
 from core.processor_settings import SloPolicy
 from processors.aggregators.rows import (
     ChangeRow,
@@ -29,6 +31,8 @@ from processors.aggregators.rows import (
     latest_team,
 )
 from processors.aggregators.samples import MINUTE_MS, RETENTION_MS
+
+R = TypeVar("R", bound=Row)
 
 _MINUTES_PER_HOUR = 60
 # Columns of a minute bucket: requests, good (availability), good (latency), samples.
@@ -122,6 +126,15 @@ class SliSeries:
         a, b = self._running(lo), self._running(hi)
         return b[0] - a[0], b[1] - a[1], b[2] - a[2], b[3] - a[3]
 
+    def first_bucket(self, first_bucket: int, last_bucket: int) -> int | None:
+        """The earliest occupied bucket in first..last inclusive, or None."""
+        if self._late:
+            self._merge_late()
+        at = bisect_left(self.buckets, first_bucket)
+        if at < len(self.buckets) and self.buckets[at] <= last_bucket:
+            return self.buckets[at]
+        return None
+
     def prune(self, before_hour: int) -> int:
         """Drop buckets of hours before `before_hour`; returns how many samples were dropped."""
         if self._late:
@@ -143,9 +156,11 @@ class SliSeries:
 class ProjectState:
     """Everything one project's snapshot is computed from; folded row by row."""
 
-    def __init__(self, project_id: str, slo: SloPolicy) -> None:
+    def __init__(self, project_id: str, slo: SloPolicy, agent_top_n: int = AGENT_TOP_N) -> None:
         self.project_id = project_id
         self.slo = slo
+        self.agent_top_n = agent_top_n
+        """How many of the busiest agents keep their name as `agent` (docs/metrics.md)."""
         self.rfc: list[RfcRow] = []
         self.task: list[TaskRow] = []
         self.review: list[ReviewRow] = []
@@ -200,7 +215,30 @@ class ProjectState:
             if not self.sli[service]:
                 del self.sli[service]
 
-    def visible(self, rows: list[Row], as_of: int) -> Iterator[Row]:
+    def history_start(self, as_of: int) -> int | None:
+        """H of docs/metrics.md ("Tiers over a partly covered history"): the start of the UTC
+        minute of the earliest event visible at T, or None when none is.
+
+        An SLI minute bucket that straddles T - 31d is taken as visible: it can only be the
+        earliest when the history already spans more than 30 days, where every coverage is 1.
+        """
+        cutoff = as_of - RETENTION_MS
+        earliest: int | None = None
+        for name in ("rfc", "task", "review", "test", "change", "deployment", "incident"):
+            rows: list[Row] = getattr(self, name)
+            times = [r.t for r in rows if cutoff < r.t <= as_of]
+            if times and (earliest is None or min(times) < earliest):
+                earliest = min(times)
+        start = None if earliest is None else (earliest - 1) // MINUTE_MS * MINUTE_MS
+        last_bucket = (as_of - 1) // MINUTE_MS
+        first_bucket = cutoff // MINUTE_MS
+        for series in self.sli.values():
+            bucket = series.first_bucket(first_bucket, last_bucket)
+            if bucket is not None and (start is None or bucket * MINUTE_MS < start):
+                start = bucket * MINUTE_MS
+        return start
+
+    def visible(self, rows: Sequence[R], as_of: int) -> Iterator[R]:
         """Rows with T - 31d < t <= T: what the state knows as of T."""
         cutoff = as_of - RETENTION_MS
         return (r for r in rows if cutoff < r.t <= as_of)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from support.pipeline import (
+    E2E_AGENT_TOP_N,
     MINUTE_MS,
     PROJECTS,
     PipelineRun,
@@ -39,7 +40,7 @@ def pipeline(
     )
     ensure_topics(kafka)
     as_of_ms = (int(time.time() * 1000) // MINUTE_MS) * MINUTE_MS
-    worker = start_worker(kafka, as_of_ms, workdir, "worker")
+    worker = start_worker(kafka, as_of_ms, workdir, "worker", agent_top_n=E2E_AGENT_TOP_N)
     monitoring_stack.add_targets(
         "processors", kafka.topic_prefix, [f"127.0.0.1:{worker.metrics_port}"]
     )

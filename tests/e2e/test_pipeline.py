@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from support.pipeline import (
     DUPLICATES,
+    E2E_AGENT_TOP_N,
     LONG_PROJECTS,
     POISON,
     PROJECTS,
@@ -364,7 +365,7 @@ def test_shuffled_and_duplicated_events_give_identical_state(
         stream.insert(min(len(stream), position + rng.randint(1, 5000)), stream[position])
 
     workdir = tmp_path_factory.mktemp("shuffled")
-    worker = start_worker(kafka, pipeline.as_of_ms, workdir, "worker")
+    worker = start_worker(kafka, pipeline.as_of_ms, workdir, "worker", agent_top_n=E2E_AGENT_TOP_N)
     reader = StateReader(kafka)
     try:
         with Publisher(kafka) as publisher:

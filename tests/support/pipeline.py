@@ -30,6 +30,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from core import catalogue
 from core.kafka import client_config
 from core.settings import KafkaSettings
 from devmetrics.stack.process import free_port
@@ -54,6 +55,9 @@ SEED = 11
 # Sent again and sent as garbage, in the first project: de-duplicated and dead-lettered.
 DUPLICATES, POISON = 5, 3
 SLI_INTERVAL_S = 300
+# The simulator's projects have one or two agents: with N = 1 the `other` agent label is
+# exercised end to end (the product's default is 3).
+E2E_AGENT_TOP_N = 1
 MINUTE_MS, DAY_MS = 60_000, 86_400_000
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
@@ -188,7 +192,7 @@ def run_backfill(kafka: KafkaSettings, as_of_ms: int) -> Backfill:
             backfill.truth[pid] = {
                 "events": len(events),
                 "scenarios": [s.to_dict() for s in project_spans],
-                "metrics": compute_metrics(events, as_of_ms),
+                "metrics": compute_metrics(events, as_of_ms, agent_top_n=E2E_AGENT_TOP_N),
             }
             backfill.events += len(events)
         report = publisher.flush(120)
@@ -241,10 +245,19 @@ def kafka_env(kafka: KafkaSettings) -> dict[str, str]:
 
 
 def start_worker(
-    kafka: KafkaSettings, as_of_ms: int, workdir: Path, name: str, app_id: str | None = None
+    kafka: KafkaSettings,
+    as_of_ms: int,
+    workdir: Path,
+    name: str,
+    app_id: str | None = None,
+    agent_top_n: int | None = None,
 ) -> Subprocess:
     """`devmetrics process --as-of T` (app `<prefix>-<name>` unless given: workers of one app
-    share its partitions); its /metrics port is `.metrics_port`."""
+    share its partitions); its /metrics port is `.metrics_port`. `agent_top_n` sets the
+    processor setting of that name (through its environment variable)."""
+    env = kafka_env(kafka)
+    if agent_top_n is not None:
+        env["DEVMETRICS_PROCESSOR__AGENT_TOP_N"] = str(agent_top_n)
     metrics_port = free_port()
     worker = Subprocess(
         [
@@ -262,7 +275,7 @@ def start_worker(
             "--snapshot-interval",
             "2",
         ],
-        kafka_env(kafka),
+        env,
         workdir / f"{name}.log",
     )
     worker.metrics_port = metrics_port
@@ -391,8 +404,11 @@ def expected_series(
 
 
 def families(truth: dict[str, dict[str, Any]]) -> list[str]:
-    """Every family a project can have: the truth's and the shard's own (SHARD_ONLY)."""
-    return sorted({m["name"] for t in truth.values() for m in t["metrics"]} | SHARD_ONLY)
+    """Every family a project can have: the catalogue's, the truth's and the shard's own
+    (SHARD_ONLY); a family the truth lacks is read too, so that any series of it is found
+    as unexpected."""
+    truth_names = {m["name"] for t in truth.values() for m in t["metrics"]}
+    return sorted({f.name for f in catalogue.FAMILIES} | truth_names | SHARD_ONLY)
 
 
 def holdings(base: str, names: list[str], **params: str) -> dict[str, dict[Key, float]]:

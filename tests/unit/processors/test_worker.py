@@ -178,7 +178,8 @@ def test_snapshot_record_decodes_with_the_state_schema(codec: Codec, make_event:
     assert (record["as_of"], record["computed_at"], record["events_applied"]) == (T, T + 10, 1)
     assert record["last_event_at"] == T - H
     names = {m["name"] for m in record["metrics"]}
-    assert "devmetrics_rfc_submitted" in names and "devmetrics_dora_tier" in names
+    assert "devmetrics_rfc_submitted" in names and "devmetrics_dora_history_coverage_ratio" in names
+    assert "devmetrics_dora_tier" not in names  # an hour of history: tiers withheld
     assert worker.publish_due(T + 20) == []  # nothing changed since
 
 

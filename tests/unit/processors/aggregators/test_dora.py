@@ -130,5 +130,8 @@ def test_empty_project_has_counts_and_no_ratios() -> None:
     assert value(samples, "devmetrics_dora_change_failure_ratio", window="7d") is None
     assert value(samples, "devmetrics_dora_rework_ratio", window="30d") is None
     assert value(samples, "devmetrics_dora_lead_time_seconds", window="1d", quantile="0.5") is None
-    tiers = {s.labels["metric"]: s.value for s in samples if s.name == "devmetrics_dora_tier"}
-    assert tiers == {"deployment_frequency": 1.0, "overall": 1.0}
+    # No event, no history: no coverage and no tier (docs/metrics.md, "Tiers over a partly
+    # covered history").
+    names = {s.name for s in samples}
+    assert "devmetrics_dora_tier" not in names
+    assert "devmetrics_dora_history_coverage_ratio" not in names

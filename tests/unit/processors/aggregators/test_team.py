@@ -94,10 +94,10 @@ def test_block_without_team_field_still_loads(make_event: Factory) -> None:
     legacy = json.dumps({"v": 1, "rows": [["rfc", *row]]}).encode()
     block = HourBlock.from_bytes(legacy)
     assert block.rows == [row] and block.team is None
-    # And a block of events without a team is written exactly as before.
+    # And a block of events without a team is written without one (format 2).
     assert (
         HourBlock([row]).to_bytes()
-        == json.dumps({"v": 1, "rows": [["rfc", *row]]}, separators=(",", ":")).encode()
+        == json.dumps({"v": 2, "rows": [["rfc", *row]]}, separators=(",", ":")).encode()
     )
 
 

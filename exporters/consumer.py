@@ -17,6 +17,9 @@ from exporters.shard import ShardState
 log = logging.getLogger(__name__)
 
 
+_METADATA_RETRY_S = 1.0
+
+
 def owned_partitions(partition_count: int, shard: int, shards: int) -> list[int]:
     """The partitions shard ``shard`` of ``shards`` serves: every p with p % shards == shard."""
     if shards < 1:
@@ -61,7 +64,9 @@ class StateFollower:
         """Consume until ``stop`` is set; a fatal client error raises ExporterError."""
         consumer = Consumer(self._config)
         try:
-            assigned = self._assign(consumer)
+            assigned = self._assign(consumer, stop)
+            if stop.is_set():
+                return
             at_end: set[int] = set()
             next_lag = self._clock()
             while not stop.is_set():
@@ -75,15 +80,28 @@ class StateFollower:
         finally:
             consumer.close()
 
-    def _assign(self, consumer: Consumer) -> list[TopicPartition]:
-        try:
-            metadata = consumer.list_topics(self._topic, timeout=self._metadata_timeout_s)
-        except KafkaException as exc:
-            raise ExporterError(f"cannot read the metadata of {self._topic}: {exc}") from exc
-        topic = metadata.topics.get(self._topic)
-        if topic is None or topic.error is not None or not topic.partitions:
+    def _assign(self, consumer: Consumer, stop: threading.Event) -> list[TopicPartition]:
+        """This shard's partitions, assigned from the beginning. A topic that is not (yet)
+        in the metadata is asked for again until `metadata_timeout_s` has passed: a state
+        topic just created by the processors takes a moment to reach every broker."""
+        deadline = self._clock() + self._metadata_timeout_s
+        while True:
+            try:
+                metadata = consumer.list_topics(self._topic, timeout=self._metadata_timeout_s)
+            except KafkaException as exc:
+                raise ExporterError(f"cannot read the metadata of {self._topic}: {exc}") from exc
+            topic = metadata.topics.get(self._topic)
+            if topic is not None and topic.error is None and topic.partitions:
+                break
             reason = topic.error if topic is not None else "unknown topic"
-            raise ExporterError(f"state topic {self._topic} is not available: {reason}")
+            if self._clock() >= deadline:
+                raise ExporterError(
+                    f"state topic {self._topic} is not available after "
+                    f"{self._metadata_timeout_s:.0f} s: {reason}"
+                )
+            log.info("state topic %s is not available yet (%s); asking again", self._topic, reason)
+            if stop.wait(_METADATA_RETRY_S):
+                return []
         partitions = owned_partitions(len(topic.partitions), self._shard, self._shards)
         assigned = [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in partitions]
         consumer.assign(assigned)

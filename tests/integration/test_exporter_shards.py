@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import time
 import urllib.request
+import uuid
 from collections import defaultdict
 
 import pytest
@@ -12,7 +13,7 @@ from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 from support.snapshots import example_record
 
-from core.kafka import client_config
+from core.kafka import client_config, ensure_topics
 from core.settings import KafkaSettings
 from exporters.runner import ShardOptions, ShardRunner
 from exporters.series import max_series
@@ -123,3 +124,27 @@ def test_two_shards_split_the_projects_by_partition(kafka_settings: KafkaSetting
         v[("devmetrics_exporter_tombstones_applied_total", frozenset())] for v in scraped
     )
     assert tombstones == 1
+
+
+def test_a_shard_started_before_the_state_topic_exists_waits_for_it(
+    kafka_bootstrap: str,
+) -> None:
+    """The shard asks for the topic's metadata again until the topic appears (the processors
+    create it), instead of exiting at start."""
+    kafka = KafkaSettings(
+        bootstrap=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}", partitions=2
+    )
+    codec = Codec.default()
+    runner = ShardRunner(kafka, ShardOptions(shard=0, shards=1, port=0), codec)
+    runner.start()
+    try:
+        time.sleep(3)  # the topic is unknown for a while: the shard keeps asking
+        assert runner.wait(0) is False, "the shard stopped while the topic did not exist"
+        ensure_topics(kafka)
+        _publish(kafka, [(b"proj-late", codec.encode("state", example_record("proj-late")))])
+        deadline = time.monotonic() + 60
+        while "proj-late" not in runner.state.projects():
+            assert time.monotonic() < deadline, "the shard did not serve the late topic in 60 s"
+            time.sleep(0.2)
+    finally:
+        runner.stop()

@@ -6,14 +6,31 @@ deterministic for a given project id and seed.
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
 from core.catalogue import (
     ACTORS,
+    AGENT_COST_PER_MERGED_CHANGE_USD,
+    AGENT_OTHER,
+    AGENT_REVIEW_FINDINGS_PER_CHANGE,
+    AGENT_TASK_COMPLETED,
+    AGENT_TASK_FAILED,
+    AGENT_TASK_SUCCESS_RATIO,
+    AGENT_TOP_N,
+    DORA_AI_CHANGE_SHARE_RATIO,
+    DORA_CHANGE_FAILURE_BY_ASSIST_RATIO,
+    DORA_DEPLOYMENTS_BY_ASSIST,
+    DORA_HISTORY_COVERAGE_RATIO,
+    DORA_LEAD_TIME_BY_AUTHOR_SECONDS,
+    DORA_REWORK_BY_ASSIST_RATIO,
     DORA_TIER_METRICS,
     DORA_WINDOWS,
+    LABEL_VALUES,
+    LINEAGE_HOP_SECONDS,
     PROCESS_WINDOWS,
+    Family,
 )
 from core.catalogue import QUANTILE_LABELS as QUANTILES
 
@@ -50,6 +67,22 @@ _PROCESS_DURATIONS = (
     "devmetrics_review_latency_seconds",
     "devmetrics_test_duration_seconds",
 )
+# The AI-impact families, filled generically: every window, label value and quantile.
+_AI_FAMILIES: tuple[Family, ...] = (
+    DORA_HISTORY_COVERAGE_RATIO,
+    DORA_LEAD_TIME_BY_AUTHOR_SECONDS,
+    DORA_AI_CHANGE_SHARE_RATIO,
+    DORA_DEPLOYMENTS_BY_ASSIST,
+    DORA_CHANGE_FAILURE_BY_ASSIST_RATIO,
+    DORA_REWORK_BY_ASSIST_RATIO,
+    AGENT_TASK_COMPLETED,
+    AGENT_TASK_FAILED,
+    AGENT_TASK_SUCCESS_RATIO,
+    AGENT_COST_PER_MERGED_CHANGE_USD,
+    AGENT_REVIEW_FINDINGS_PER_CHANGE,
+    LINEAGE_HOP_SECONDS,
+)
+_AGENTS = (*(f"agent-{n}" for n in range(1, AGENT_TOP_N + 1)), AGENT_OTHER)
 _PROCESS_AMOUNTS = (
     "devmetrics_task_cost_usd",
     "devmetrics_task_cost_per_task_usd",
@@ -141,6 +174,8 @@ def example_record(
                             quantile=quantile,
                         )
                     )
+    for family in _AI_FAMILIES:
+        metrics.extend(_every_series(family, rng))
     return {
         "project_id": project_id,
         "as_of": as_of_ms,
@@ -151,3 +186,20 @@ def example_record(
         "schema_version": 1,
         "metrics": metrics,
     }
+
+
+def _every_series(family: Family, rng: random.Random) -> list[dict[str, Any]]:
+    """One sample of each series the family can have for a project (agent: the N named
+    agents and `other`)."""
+    axes: list[list[tuple[str, str]]] = []
+    for label in family.labels:
+        values = _AGENTS if label == "agent" else LABEL_VALUES[label]
+        axes.append([(label, value) for value in values])
+    if family.windows:
+        axes.append([("window", window) for window in family.windows])
+    if family.kind == "summary":
+        axes.append([("quantile", quantile) for quantile in QUANTILES])
+    return [
+        sample(family.name, round(rng.uniform(0, 1000), 3), **dict(combination))
+        for combination in itertools.product(*axes)
+    ]

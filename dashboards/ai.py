@@ -24,7 +24,11 @@ from dashboards.kit import (
 )
 from dashboards.promql import selected, series
 from dashboards.queries import (
+    AGENT_SUCCESS,
+    AI_CHANGE_SHARE,
     AI_SHARE,
+    BY_ASSIST,
+    LINEAGE_WINDOW,
     QUANTILES,
     TASK_SUCCESS,
     by_actor,
@@ -32,8 +36,12 @@ from dashboards.queries import (
     by_actor_median,
     by_actor_per,
     by_actor_weighted,
+    by_label,
     fleet_by_actor,
+    mean_by,
+    median_by,
     review_iterations,
+    weighted_by,
 )
 
 UID = "devmetrics-ai"
@@ -247,6 +255,122 @@ SECTIONS: dict[str, list[tuple[str, str, str | list[Q], str]]] = {
         ),
     ],
 }
+
+AUTHOR = "{{author}}"
+ASSIST = "ai_assisted={{ai_assisted}}"
+AGENT = "{{agent}}"
+LINEAGE = "devmetrics_lineage_hop_seconds"
+
+# Who wrote the change (docs/metrics.md, "AI impact"): delivery split by the change's author,
+# the busiest agents of each project, and the way from RFC to production per hop.
+SECTIONS.update(
+    {
+        "Delivery by who wrote the change (selection, $window)": [
+            (
+                "Lead time p50 and p90 by author (median project)",
+                "Commit to first production deployment of the changes agents and people "
+                "wrote: the median of the projects' p50 and of their p90.",
+                [
+                    Q(
+                        median_by("devmetrics_dora_lead_time_by_author_seconds", "author", q),
+                        f"{AUTHOR} {label}",
+                    )
+                    for q, label in QUANTILES
+                ],
+                "s",
+            ),
+            (
+                "Share of deployed changes written by agents",
+                "Of the changes first deployed in the window, the share agents wrote; each "
+                "project's share weighted by its deployments.",
+                [Q(AI_CHANGE_SHARE, "ai_agent share")],
+                "percentunit",
+            ),
+            (
+                "Deployments with and without agents' changes",
+                "Deployments that shipped at least one change an agent wrote (true) or none.",
+                [Q(by_label(BY_ASSIST, "ai_assisted"), ASSIST)],
+                "",
+            ),
+            (
+                "Change failure rate with and without agents' changes",
+                "Failed / deployments, weighted by each project's deployments of the group.",
+                [
+                    Q(
+                        weighted_by(
+                            "devmetrics_dora_change_failure_by_assist_ratio",
+                            BY_ASSIST,
+                            "ai_assisted",
+                        ),
+                        ASSIST,
+                    )
+                ],
+                "percentunit",
+            ),
+            (
+                "Rework rate with and without agents' changes",
+                "Hotfixes, rollbacks and remediations / deployments, weighted by each "
+                "project's deployments of the group.",
+                [
+                    Q(
+                        weighted_by(
+                            "devmetrics_dora_rework_by_assist_ratio", BY_ASSIST, "ai_assisted"
+                        ),
+                        ASSIST,
+                    )
+                ],
+                "percentunit",
+            ),
+        ],
+        "Agents (selection, $window)": [
+            (
+                "Tasks completed by agent",
+                "task.completed events of each project's busiest agents (the rest: other).",
+                [Q(by_label("devmetrics_agent_task_completed", "agent"), AGENT)],
+                "",
+            ),
+            (
+                "Task attempts failed by agent",
+                "task.failed events of each project's busiest agents (the rest: other).",
+                [Q(by_label("devmetrics_agent_task_failed", "agent"), AGENT)],
+                "",
+            ),
+            (
+                "Task success rate by agent",
+                "Completed / (completed + failed), from the counts.",
+                [Q(AGENT_SUCCESS, AGENT)],
+                "percentunit",
+            ),
+            (
+                "Cost per merged change by agent (mean project)",
+                "Cost of the linked task's attempts per change merged in the window.",
+                [Q(mean_by("devmetrics_agent_cost_per_merged_change_usd", "agent"), AGENT)],
+                "currencyUSD",
+            ),
+            (
+                "Review findings per change by agent (mean project)",
+                "Findings of completed reviews per distinct change of the agent reviewed.",
+                [Q(mean_by("devmetrics_agent_review_findings_per_change", "agent"), AGENT)],
+                "",
+            ),
+        ],
+        f"Delivery lineage, RFC to production (selection, {LINEAGE_WINDOW})": [
+            (
+                f"Time per hop {label} by author (median project)",
+                "For the changes first deployed in the window that link to a task: the "
+                f"median of the projects' {label} of each hop, agents' changes next to people's.",
+                [
+                    Q(
+                        median_by(LINEAGE, "hop, author", q, window=LINEAGE_WINDOW),
+                        f"{{{{hop}}}} {AUTHOR}",
+                    )
+                ],
+                "s",
+            )
+            for q, label in QUANTILES
+        ],
+    }
+)
 
 # The per-project table: (column, family, quantile or None, unit).
 PER_PROJECT: tuple[tuple[str, str, str | None, str], ...] = (

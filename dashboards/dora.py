@@ -20,6 +20,7 @@ from dashboards.kit import (
 from dashboards.promql import selected, series, weighted, with_team
 from dashboards.queries import (
     CFR,
+    COVERAGE_30D,
     DEPLOY_DAYS,
     DEPLOYS,
     FLEET_DEPLOYS,
@@ -31,6 +32,7 @@ from dashboards.queries import (
     SELECTION_RECOVERY_P50,
     SELECTION_REWORK,
     TIER_METRICS,
+    TIERS_WITHHELD,
     dora_quantile,
     fleet_share,
     tier,
@@ -137,6 +139,16 @@ def build() -> db.Dashboard:
             )
         )
         .with_panel(
+            stat_panel(
+                "Projects with tiers withheld",
+                "Selected projects whose history covers less than a day of the 30d window: "
+                "no tier yet (docs/metrics.md, tiers over a partly covered history).",
+                [Q(TIERS_WITHHELD)],
+                span=4,
+                reads=Reads.FLEET,
+            )
+        )
+        .with_panel(
             timeseries_panel(
                 "Fleet deployments and failure shares",
                 "All projects: deployments in the window, change failure and rework shares "
@@ -146,7 +158,7 @@ def build() -> db.Dashboard:
                     Q(fleet_share("devmetrics_dora_change_failure_ratio"), "change failure rate"),
                     Q(fleet_share("devmetrics_dora_rework_ratio"), "rework rate"),
                 ],
-                span=16,
+                span=12,
                 reads=Reads.FLEET,
             )
         )
@@ -247,6 +259,7 @@ def build() -> db.Dashboard:
                     ("recovery p50", Q(dora_quantile(RECOVERY, "0.5"))),
                     ("recovery p90", Q(dora_quantile(RECOVERY, "0.9"))),
                     ("rework", Q(REWORK)),
+                    ("history of 30d", Q(COVERAGE_30D)),
                     *[(f"tier {metric}", q) for metric, q in tiers_by_metric],
                     ("tier overall", Q(tier("overall"))),
                 ],
@@ -260,6 +273,7 @@ def build() -> db.Dashboard:
                     "recovery p90": "s",
                     "change failure": "percentunit",
                     "rework": "percentunit",
+                    "history of 30d": "percentunit",
                 },
                 mappings={
                     name: tier_mappings()

@@ -30,7 +30,11 @@ SECTIONS = (
     ("Reviews (1d, 7d)", "devmetrics_review_"),
     ("Tests (1d, 7d)", "devmetrics_test_"),
     ("RFCs (1d, 7d)", "devmetrics_rfc_"),
+    ("Agents (1d, 7d)", "devmetrics_agent_"),
+    ("Delivery lineage (7d, 30d)", "devmetrics_lineage_"),
 )
+# Labels that tell a family's series apart, in the order a legend names them.
+SPLITS = ("service", "slo", "metric", "actor", "agent", "hop", "author", "ai_assisted")
 
 
 def _one(name: str) -> str:
@@ -47,16 +51,12 @@ def unit_of(name: str) -> str:
     return ""
 
 
-def legend_of(name: str) -> str:
+def legend_of(family: Family) -> str:
     """Legend naming a family's series by the labels that tell them apart."""
-    if name == "devmetrics_dora_tier":
-        return "{{metric}}"
-    if name.startswith("devmetrics_slo_"):
-        return "{{service}} {{slo}} {{window}}"
-    parts = ["{{actor}}"] if not name.startswith("devmetrics_dora_") else []
-    if name != "devmetrics_rfc_open_backlog":
+    parts = [f"{{{{{label}}}}}" for label in SPLITS if label in family.label_names]
+    if "window" in family.label_names:
         parts.append("{{window}}")
-    if name.endswith("_seconds"):
+    if family.kind == "summary":
         parts.append("p{{quantile}}")
     return " ".join(parts)
 
@@ -66,7 +66,7 @@ def _family_panel(family: Family) -> PanelBuilder:
     return timeseries_panel(
         title,
         f"{family.help} ({family.name})",
-        [Q(_one(family.name), legend_of(family.name))],
+        [Q(_one(family.name), legend_of(family))],
         unit=unit_of(family.name),
         span=8,
     )

@@ -129,9 +129,14 @@ def fleet_by_actor(name: str) -> str:
     return f'sum by (actor) ({name}{{window="{WINDOW}"}})'
 
 
+def by_label(name: str, by: str, window: str = WINDOW) -> str:
+    """Per value of the label ``by``, summed over the selected projects."""
+    return f"sum by ({by}) ({selected(series(name, window=window))})"
+
+
 def by_actor(name: str) -> str:
     """Per actor, summed over the selected projects."""
-    return f"sum by (actor) ({selected(series(name, window=WINDOW))})"
+    return by_label(name, "actor")
 
 
 def by_actor_per(numerator: str, denominator: str) -> str:
@@ -139,23 +144,39 @@ def by_actor_per(numerator: str, denominator: str) -> str:
     return f"{by_actor(numerator)} / ({by_actor(denominator)} > 0)"
 
 
-def by_actor_weighted(ratio: str, weight: str) -> str:
-    """Per-actor ratio over the selection, weighted by each project's count."""
+def weighted_by(ratio: str, weight: str, by: str) -> str:
+    """Per value of the label ``by``, a ratio over the selection weighted by each project's
+    count (the two families share the label)."""
     r, w = series(ratio, window=WINDOW), series(weight, window=WINDOW)
     return (
-        f"sum by (actor) ({selected(f'{r} * on (project, actor) {w}')})"
-        f" / (sum by (actor) ({selected(w)}) > 0)"
+        f"sum by ({by}) ({selected(f'{r} * on (project, {by}) {w}')})"
+        f" / (sum by ({by}) ({selected(w)}) > 0)"
     )
+
+
+def by_actor_weighted(ratio: str, weight: str) -> str:
+    """Per-actor ratio over the selection, weighted by each project's count."""
+    return weighted_by(ratio, weight, "actor")
+
+
+def median_by(name: str, by: str, q: str, window: str = WINDOW) -> str:
+    """Median over the selected projects of their ``q`` quantile, per value of ``by``."""
+    return f"quantile by ({by}) (0.5, {selected(series(name, window=window, quantile=q))})"
 
 
 def by_actor_median(name: str, q: str) -> str:
     """Median over the selected projects of their ``q`` quantile, per actor."""
-    return f"quantile by (actor) (0.5, {selected(series(name, window=WINDOW, quantile=q))})"
+    return median_by(name, "actor", q)
+
+
+def mean_by(name: str, by: str) -> str:
+    """Mean over the selected projects, per value of the label ``by``."""
+    return f"avg by ({by}) ({selected(series(name, window=WINDOW))})"
 
 
 def by_actor_mean(name: str) -> str:
     """Mean over the selected projects, per actor."""
-    return f"avg by (actor) ({selected(series(name, window=WINDOW))})"
+    return mean_by(name, "actor")
 
 
 def review_iterations() -> str:
@@ -179,6 +200,27 @@ AI_SHARE = (
     f'sum(devmetrics_task_completed{{window="{WINDOW}", actor="ai_agent"}})'
     f' / (sum(devmetrics_task_completed{{window="{WINDOW}"}}) > 0)'
 )
+
+# --- AI impact: who wrote the change (docs/metrics.md, "AI impact") ---------------------------
+
+LINEAGE_WINDOW = "30d"
+"""The lineage is exported for 7d and 30d; the dashboard shows the longer, steadier one."""
+BY_ASSIST = "devmetrics_dora_deployments_by_assist"
+AGENT_SUCCESS = (
+    f"{by_label('devmetrics_agent_task_completed', 'agent')}"
+    f" / (({by_label('devmetrics_agent_task_completed', 'agent')}"
+    f" + {by_label('devmetrics_agent_task_failed', 'agent')}) > 0)"
+)
+AI_CHANGE_SHARE = weighted(
+    series("devmetrics_dora_ai_change_share_ratio", window=WINDOW),
+    f"sum by (project) ({series(BY_ASSIST, window=WINDOW)})",
+)
+"""The agents' share of the changes first deployed, over the selection: each project's share
+weighted by its deployments in the window (the changes themselves are not exported)."""
+COVERAGE_30D = series("devmetrics_dora_history_coverage_ratio", window="30d")
+TIERS_WITHHELD = f"count(({selected(COVERAGE_30D)}) < 1 / 30) or vector(0)"
+"""Selected projects whose history covers less than a day: their tiers are withheld."""
+
 
 # --- SLOs -----------------------------------------------------------------------------------
 

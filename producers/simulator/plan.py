@@ -110,7 +110,11 @@ def execute(
             keep_for_truth=truth_path is not None,
             progress=progress,
         )
-        truth = live_truth(plan, result.as_of, published, days) if truth_path else None
+        truth = (
+            live_truth(plan, result.as_of, published, days, settings.processor.agent_top_n)
+            if truth_path
+            else None
+        )
     else:
         truth = (
             TruthFile(
@@ -119,6 +123,7 @@ def execute(
                 days=days,
                 sli_interval_s=plan.sli_interval_s,
                 projects={},
+                agent_top_n=settings.processor.agent_top_n,
             )
             if truth_path
             else None

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TextIO
 from producers.simulator.generator import Event, SimConfig, generate_project, project_spec
 from producers.simulator.model import DAY_MS, ProjectSpec
 from producers.simulator.scenarios import ScenarioSpan
-from producers.simulator.truth import TruthFile
+from producers.simulator.truth import AGENT_TOP_N, TruthFile
 
 
 class Sink(Protocol):
@@ -284,11 +284,20 @@ def _publish_due(
 
 
 def live_truth(
-    plan: RunPlan, as_of: int, published: Mapping[str, list[Event]], days: float
+    plan: RunPlan,
+    as_of: int,
+    published: Mapping[str, list[Event]],
+    days: float,
+    agent_top_n: int = AGENT_TOP_N,
 ) -> TruthFile:
     """The truth of a live run as of its stop time, from the events it published."""
     truth = TruthFile(
-        as_of=as_of, seed=plan.seed, days=days, sli_interval_s=plan.sli_interval_s, projects={}
+        as_of=as_of,
+        seed=plan.seed,
+        days=days,
+        sli_interval_s=plan.sli_interval_s,
+        projects={},
+        agent_top_n=agent_top_n,
     )
     for index in range(1, plan.n_projects + 1):
         spec = project_spec(plan.seed, index)

@@ -48,6 +48,19 @@ QUANTILES = (("0.5", 0.5), ("0.9", 0.9))
 RETENTION_MS = 31 * DAY_MS
 SLO_PERIOD = "30d"
 FINAL_DECISIONS = ("accepted", "rejected")
+TIER_WINDOW_MS = 30 * DAY_MS
+AUTHORS = ("ai_agent", "human")
+AGENT_TOP_N = 3
+LINEAGE_WINDOWS = ("7d", "30d")
+LINEAGE_HOPS = (
+    "rfc_decision",
+    "decision_to_start",
+    "task_work",
+    "task_to_commit",
+    "commit_to_approval",
+    "approval_to_merge",
+    "merge_to_deploy",
+)
 
 
 @dataclass(frozen=True)
@@ -111,15 +124,20 @@ def accepted_events(events: Iterable[Event], as_of: int) -> list[Event]:
 
 
 def compute_metrics(
-    events: Iterable[Event], as_of: int, slos: Sequence[Slo] = DEFAULT_SLOS
+    events: Iterable[Event],
+    as_of: int,
+    slos: Sequence[Slo] = DEFAULT_SLOS,
+    agent_top_n: int = AGENT_TOP_N,
 ) -> list[Sample]:
-    """Every metric of one project as of T = `as_of` (epoch ms)."""
+    """Every metric of one project as of T = `as_of` (epoch ms); `agent_top_n` is how many of
+    the project's agents keep their name in the per-agent figures."""
     by_family: dict[str, list[Mapping[str, Any]]] = {}
     for family, event in accepted_events(events, as_of):
         by_family.setdefault(family, []).append(event)
     calc = _Calculator(as_of, by_family)
     out = _Metrics()
     calc.dora(out)
+    calc.ai_impact(out, agent_top_n)
     calc.slo(out, slos)
     calc.rfc(out)
     calc.task(out)
@@ -178,6 +196,7 @@ class _Calculator:
         resolved = self.earliest([i for i in incidents if i["type"] == "resolved"], "incident_id")
 
         tiers: dict[str, float | None] = {}
+        deployments_30d = 0
         for window in DORA_WINDOWS:
             labels = {"window": window}
             in_window = [d for d in deployments if self.in_window(d["occurred_at"], window)]
@@ -207,20 +226,27 @@ class _Calculator:
             ]
             out.add_quantiles("devmetrics_dora_recovery_time_seconds", labels, recovery)
 
-            rework = [
-                d
-                for d in in_window
-                if d["kind"] in ("hotfix", "rollback") or d["remediates_incident_id"] is not None
-            ]
+            rework = [d for d in in_window if is_rework(d)]
             out.add("devmetrics_dora_rework_ratio", labels, ratio(len(rework), len(in_window)))
 
             if window == "30d":
+                deployments_30d = len(in_window)
                 tiers = {
-                    "deployment_frequency": deployment_frequency_tier(len(in_window)),
+                    "deployment_frequency": None,
                     "lead_time": lead_time_tier(nearest_rank(lead_times, 0.5)),
                     "change_failure_rate": change_failure_tier(cfr),
                     "recovery_time": recovery_tier(nearest_rank(recovery, 0.5)),
                 }
+        start = self.history_start()
+        if start is None:
+            return
+        for window in DORA_WINDOWS:
+            coverage = min(1.0, (self.as_of - start) / WINDOWS_MS[window])
+            out.add("devmetrics_dora_history_coverage_ratio", {"window": window}, coverage)
+        covered = min(TIER_WINDOW_MS, self.as_of - start)
+        if covered < DAY_MS:
+            return  # "Tiers over a partly covered history": withheld under one day
+        tiers["deployment_frequency"] = deployment_frequency_tier(deployments_30d, covered)
         present = [t for t in tiers.values() if t is not None]
         for metric, tier in tiers.items():
             out.add("devmetrics_dora_tier", {"metric": metric}, tier)
@@ -230,6 +256,221 @@ class _Calculator:
                 {"metric": "overall"},
                 math.floor(sum(present) / len(present)),
             )
+
+    def history_start(self) -> int | None:
+        """The start of the UTC minute that holds the earliest accepted event of any family
+        (docs/metrics.md, "Tiers over a partly covered history"); None without events."""
+        times = [e["occurred_at"] for events in self.events.values() for e in events]
+        if not times:
+            return None
+        return (min(times) - 1) // MINUTE_MS * MINUTE_MS
+
+    # --- AI impact --------------------------------------------------------------------
+
+    def ai_impact(self, out: _Metrics, agent_top_n: int) -> None:
+        """docs/metrics.md, "AI impact": every figure recomputed here from the events."""
+        deployments = [
+            d
+            for d in self.family("deployment")
+            if d["status"] == "success" and d["environment"] == "production"
+        ]
+        first_deploy: dict[str, int] = {}
+        for d in sorted(deployments, key=lambda d: d["occurred_at"]):
+            for change_id in d["change_ids"]:
+                first_deploy.setdefault(change_id, d["occurred_at"])
+        # The author of a change is the actor of its earliest change event.
+        first_change = self.earliest(self.family("change"), "change_id")
+        author = {c: e["actor"]["kind"] for c, e in first_change.items()}
+        agent = {
+            c: e["actor"]["name"]
+            for c, e in first_change.items()
+            if e["actor"]["kind"] == "ai_agent"
+        }
+        self._authored(out, deployments, first_deploy, first_change, author)
+        self._per_agent(out, first_change, agent, agent_top_n)
+        self._lineage(out, first_deploy, first_change, author)
+
+    def _authored(
+        self,
+        out: _Metrics,
+        deployments: list[Mapping[str, Any]],
+        first_deploy: dict[str, int],
+        first_change: dict[str, Mapping[str, Any]],
+        author: dict[str, str],
+    ) -> None:
+        all_deployments = self.family("deployment")
+        failed_ids = {i["caused_by_deployment_id"] for i in self.family("incident")}
+        failed_ids |= {
+            d["rolls_back_deployment_id"] for d in all_deployments if d["kind"] == "rollback"
+        }
+        for window in DORA_WINDOWS:
+            labels = {"window": window}
+            leads = [
+                (author[c], (t - first_change[c]["committed_at"]) / 1000)
+                for c, t in first_deploy.items()
+                if self.in_window(t, window) and c in first_change
+            ]
+            for who in AUTHORS:
+                out.add_quantiles(
+                    "devmetrics_dora_lead_time_by_author_seconds",
+                    {**labels, "author": who},
+                    [lead for kind, lead in leads if kind == who],
+                )
+            agents_share = ratio(sum(1 for kind, _ in leads if kind == "ai_agent"), len(leads))
+            out.add("devmetrics_dora_ai_change_share_ratio", labels, agents_share)
+            in_window = [d for d in deployments if self.in_window(d["occurred_at"], window)]
+            for assisted in ("true", "false"):
+                group = [
+                    d
+                    for d in in_window
+                    if any(author.get(c) == "ai_agent" for c in d["change_ids"])
+                    == (assisted == "true")
+                ]
+                failed = [d for d in group if d["deployment_id"] in failed_ids]
+                rework = [d for d in group if is_rework(d)]
+                split = {**labels, "ai_assisted": assisted}
+                out.add("devmetrics_dora_deployments_by_assist", split, len(group))
+                out.add(
+                    "devmetrics_dora_change_failure_by_assist_ratio",
+                    split,
+                    ratio(len(failed), len(group)),
+                )
+                out.add(
+                    "devmetrics_dora_rework_by_assist_ratio", split, ratio(len(rework), len(group))
+                )
+
+    def _per_agent(
+        self,
+        out: _Metrics,
+        first_change: dict[str, Mapping[str, Any]],
+        agent: dict[str, str],
+        top_n: int,
+    ) -> None:
+        tasks = self.family("task")
+        by_agents = [t for t in tasks if t["actor"]["kind"] == "ai_agent"]
+        finished = [t for t in by_agents if t["type"] in ("completed", "failed")]
+        names = {t["actor"]["name"] for t in by_agents} | set(agent.values())
+        busy = {
+            name: sum(
+                1
+                for t in finished
+                if t["actor"]["name"] == name and self.in_window(t["occurred_at"], "7d")
+            )
+            for name in names
+        }
+        ranked = sorted(names, key=lambda name: (-busy[name], name))
+        label = {name: name if i < top_n else "other" for i, name in enumerate(ranked)}
+
+        task_cost: dict[str, float] = {}
+        for t in tasks:
+            if t["type"] in ("completed", "failed"):
+                task_cost[t["task_id"]] = task_cost.get(t["task_id"], 0.0) + (t["cost_usd"] or 0.0)
+        merged = self.earliest(self.family("change", "merged"), "change_id")
+        reviews = self.family("review", "completed")
+
+        for window in PROCESS_WINDOWS:
+            for name in sorted(set(label.values())):
+                labels = {"window": window, "agent": name}
+                mine = [
+                    t
+                    for t in finished
+                    if label[t["actor"]["name"]] == name
+                    and self.in_window(t["occurred_at"], window)
+                ]
+                completed = sum(1 for t in mine if t["type"] == "completed")
+                failed = len(mine) - completed
+                out.add("devmetrics_agent_task_completed", labels, completed)
+                out.add("devmetrics_agent_task_failed", labels, failed)
+                out.add("devmetrics_agent_task_success_ratio", labels, ratio(completed, len(mine)))
+                costs = [
+                    task_cost.get(first_change[c]["task_id"], 0.0)
+                    for c, m in merged.items()
+                    if c in agent
+                    and label[agent[c]] == name
+                    and first_change[c]["task_id"] is not None
+                    and self.in_window(m["occurred_at"], window)
+                ]
+                out.add(
+                    "devmetrics_agent_cost_per_merged_change_usd",
+                    labels,
+                    ratio(sum(costs), len(costs)),
+                )
+                reviewed = [
+                    r
+                    for r in reviews
+                    if r["change_id"] in agent
+                    and label[agent[r["change_id"]]] == name
+                    and self.in_window(r["occurred_at"], window)
+                ]
+                out.add(
+                    "devmetrics_agent_review_findings_per_change",
+                    labels,
+                    ratio(
+                        sum(r["findings_count"] for r in reviewed),
+                        len({r["change_id"] for r in reviewed}),
+                    ),
+                )
+
+    def _lineage(
+        self,
+        out: _Metrics,
+        first_deploy: dict[str, int],
+        first_change: dict[str, Mapping[str, Any]],
+        author: dict[str, str],
+    ) -> None:
+        def first_time(events: list[Mapping[str, Any]], key: str) -> dict[str, int]:
+            return {k: e["occurred_at"] for k, e in self.earliest(events, key).items()}
+
+        submitted = first_time(self.family("rfc", "submitted"), "rfc_id")
+        accepted = first_time(
+            [e for e in self.family("rfc", "decided") if e["decision"] == "accepted"], "rfc_id"
+        )
+        started = first_time(self.family("task", "started"), "task_id")
+        completed = first_time(self.family("task", "completed"), "task_id")
+        first_task_event = self.earliest(self.family("task"), "task_id")
+        approved = first_time(
+            [
+                r
+                for r in self.family("review", "completed")
+                if r["outcome"] == "approved" and r["change_id"] is not None
+            ],
+            "change_id",
+        )
+        merged = first_time(self.family("change", "merged"), "change_id")
+
+        for window in LINEAGE_WINDOWS:
+            hops: dict[tuple[str, str], list[float]] = {}
+            for c, deployed_at in first_deploy.items():
+                if not self.in_window(deployed_at, window) or c not in first_change:
+                    continue
+                change = first_change[c]
+                task_id = change["task_id"]
+                if task_id is None:
+                    continue
+                rfc_id = change.get("rfc_id")
+                if rfc_id is None and task_id in first_task_event:
+                    rfc_id = first_task_event[task_id]["rfc_id"]
+                points = [
+                    submitted.get(rfc_id) if rfc_id is not None else None,
+                    accepted.get(rfc_id) if rfc_id is not None else None,
+                    started.get(task_id),
+                    completed.get(task_id),
+                    change["committed_at"],
+                    approved.get(c),
+                    merged.get(c),
+                    deployed_at,
+                ]
+                for i, hop in enumerate(LINEAGE_HOPS):
+                    earlier, later = points[i], points[i + 1]
+                    if earlier is not None and later is not None:
+                        hops.setdefault((hop, author[c]), []).append((later - earlier) / 1000)
+            for hop in LINEAGE_HOPS:
+                for who in AUTHORS:
+                    out.add_quantiles(
+                        "devmetrics_lineage_hop_seconds",
+                        {"window": window, "hop": hop, "author": who},
+                        hops.get((hop, who), []),
+                    )
 
     # --- SLO --------------------------------------------------------------------------
 
@@ -387,6 +628,14 @@ class _Calculator:
                 )
 
 
+def is_rework(deployment: Mapping[str, Any]) -> bool:
+    """A hotfix, a rollback, or a deployment that remediates an incident."""
+    return (
+        deployment["kind"] in ("hotfix", "rollback")
+        or deployment["remediates_incident_id"] is not None
+    )
+
+
 def good_requests(sample: Mapping[str, Any], slo: Slo) -> int:
     """Good requests of one SLI sample for an SLO; a latency SLO without its bucket gets 0."""
     if slo.latency_le is None:
@@ -400,12 +649,15 @@ def good_requests(sample: Mapping[str, Any], slo: Slo) -> int:
 # --- tiers (docs/metrics.md, "Tier thresholds") ---------------------------------------
 
 
-def deployment_frequency_tier(deployments_30d: int) -> int:
-    if deployments_30d >= 30:
+def deployment_frequency_tier(deployments_30d: int, covered_ms: int = TIER_WINDOW_MS) -> int:
+    """The tier of the deployments in the 30d window, as a rate over the `covered_ms` of it
+    that the history covers: the count scaled to 30 days, compared in exact integers."""
+    scaled = deployments_30d * TIER_WINDOW_MS
+    if scaled >= 30 * covered_ms:
         return 4
-    if deployments_30d >= 4:
+    if scaled >= 4 * covered_ms:
         return 3
-    if deployments_30d >= 1:
+    if scaled >= 1 * covered_ms:
         return 2
     return 1
 
@@ -464,6 +716,8 @@ class TruthFile:
     days: float
     sli_interval_s: int
     projects: dict[str, dict[str, Any]]
+    agent_top_n: int = AGENT_TOP_N
+    """The processors' `agent_top_n` the per-agent figures are computed for."""
 
     def add_project(
         self,
@@ -481,7 +735,7 @@ class TruthFile:
             "services": list(services),
             "scenarios": [dict(s) for s in scenarios],
             "events": len(events),
-            "metrics": compute_metrics(events, self.as_of),
+            "metrics": compute_metrics(events, self.as_of, agent_top_n=self.agent_top_n),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -490,6 +744,7 @@ class TruthFile:
             "seed": self.seed,
             "days": self.days,
             "sli_interval_s": self.sli_interval_s,
+            "agent_top_n": self.agent_top_n,
             "projects": self.projects,
         }
 

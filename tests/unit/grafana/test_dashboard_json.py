@@ -61,13 +61,13 @@ def test_sizes(boards: dict[str, dict[str, Any]]) -> None:
     }
     assert panels == {
         "health.json": 30,  # with the webhook receiver row
-        "dora.json": 18,
+        "dora.json": 19,
         "slo.json": 15,
-        "project.json": 41,
+        "project.json": 53,
         "top.json": 14,
-        "ai.json": 28,
+        "ai.json": 40,
     }
-    assert sum(len(list(queries(board))) for board in boards.values()) == 235
+    assert sum(len(list(queries(board))) for board in boards.values()) == 262
 
 
 # The recording rules that copied or aggregated exported series, removed: a dashboard reads
@@ -231,10 +231,10 @@ def test_datasources(boards: dict[str, dict[str, Any]]) -> None:
     ]
     assert fleet == {
         "health.json": 5,
-        "dora.json": 14,
+        "dora.json": 15,
         "slo.json": 11,
         "top.json": 14,
-        "ai.json": 26,
+        "ai.json": 38,
     }
 
 
@@ -254,7 +254,7 @@ def test_every_fleet_panel_reads_and_names_victoriametrics(
                 found += 1
                 assert panel["datasource"]["uid"] == VICTORIAMETRICS_UID, panel["title"]
                 assert "Reads VictoriaMetrics (fleet-wide" in panel["description"], panel["title"]
-    assert found == 73  # every VictoriaMetrics panel but the fleet alerts table (ALERTS)
+    assert found == 86  # every VictoriaMetrics panel but the fleet alerts table (ALERTS)
     # Top projects ranks the fleet: its team variable lists every Prometheus server's teams.
     (team,) = [v for v in boards["top.json"]["templating"]["list"] if v["name"] == "team"]
     assert team["datasource"]["uid"] == VICTORIAMETRICS_UID
@@ -339,12 +339,32 @@ def test_slo_dashboard_reads_the_exported_slis_and_burn_rates(
     )
 
 
-def test_ai_dashboard_splits_every_figure_by_actor(boards: dict[str, dict[str, Any]]) -> None:
+def test_ai_dashboard_splits_every_figure_by_who_did_the_work(
+    boards: dict[str, dict[str, Any]],
+) -> None:
+    """Process figures by actor; the AI-impact figures by the change's author, by AI
+    assistance or by agent; every one in the window variable's window (the lineage: 30d)."""
     board = boards["ai.json"]
     for query in queries(board):
         if query.kind == "panel" and "share" not in query.where.lower():
-            assert all(a.keeps("actor") for a in aggregations(query.expr)), query.where
-            assert 'window="$window"' in query.expr or "open_backlog" in query.expr, query.where
+            assert any(
+                all(a.keeps(split) for a in aggregations(query.expr))
+                for split in ("actor", "author", "ai_assisted", "agent")
+            ), query.where
+            assert (
+                'window="$window"' in query.expr
+                or "open_backlog" in query.expr
+                or ("devmetrics_lineage_hop_seconds" in query.expr and 'window="30d"' in query.expr)
+            ), query.where
+    read = {name for query in queries(board) for name in metric_names(query.expr)}
+    ai_impact = {
+        f.name
+        for f in FAMILIES
+        if f.name.startswith(("devmetrics_agent_", "devmetrics_lineage_"))
+        or any(label in f.labels for label in ("author", "ai_assisted"))
+    }
+    assert len(ai_impact) == 10  # lead time by author, 3 by assistance, 5 per agent, lineage
+    assert ai_impact | {"devmetrics_dora_ai_change_share_ratio"} <= read
     (window,) = [v for v in board["templating"]["list"] if v["name"] == "window"]
     assert [o["value"] for o in window["options"]] == ["1d", "7d"]
     exprs = " ".join(q.expr for q in queries(board))

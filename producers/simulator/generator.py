@@ -70,6 +70,11 @@ _FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
 ERROR_SPIKE_RATIO = 0.08  # burn rate 80 on a 99.9 % objective
 LATENCY_REGRESSION_SLOW_RATIO = 0.025  # burn rate about 2.5 on a 99 % objective
 FAILING_DEPLOYMENT_TROUBLE_P = 0.6
+# How much likelier a deployment that ships an agent's change goes wrong, per DORA tier: the
+# agents' changes fail more where review and tests catch less (docs/simulator.md).
+AGENT_TROUBLE_FACTOR = {"elite": 1.5, "high": 2.0, "medium": 1.3, "low": 1.0}
+AGENT_FINDINGS_FACTOR = 1.5
+"""Reviewers find this many times more in an agent's change than in a person's."""
 INCIDENT_STORM_PER_HOUR = 1.0
 FLAKY_RATIO_NORMAL = 0.0005
 FLAKY_RATIO_SCENARIO = 0.03
@@ -169,6 +174,8 @@ class _ProjectRun:
         self.pending: list[tuple[int, int, str, dict[str, Any]]] = []
         self.counters: dict[str, int] = {}
         self.successful_deployments: list[tuple[int, str]] = []
+        self.agent_changes: set[str] = set()
+        """Changes an agent wrote: a deployment shipping one goes wrong more often."""
         self.incident_windows: list[tuple[int, int]] = []
 
     # --- helpers ------------------------------------------------------------------------
@@ -377,6 +384,8 @@ class _ProjectRun:
         }
         self.emit("change", committed, author, type="committed", **link)
         author_ai = author["kind"] == "ai_agent"
+        if author_ai:
+            self.agent_changes.add(change_id)
         self.test_run(committed, author, change_id)
         requested = committed + self.exp_ms("review", 5 * MINUTE_MS)
         for iteration in range(1, 5):
@@ -411,11 +420,10 @@ class _ProjectRun:
             median *= REVIEW_BACKLOG_SLOWDOWN
         done = requested + max(MINUTE_MS, self.lognormal_ms("review", median, 0.7))
         approved = iteration == 4 or self.bernoulli("review", 0.55 + 0.1 * iteration)
-        findings = int(
-            self.rng["review"].poisson(
-                (1.0 if approved else 3.0) if ai else (0.3 if approved else 1.5)
-            )
-        )
+        findings_mean = (1.0 if approved else 3.0) if ai else (0.3 if approved else 1.5)
+        if author["kind"] == "ai_agent":
+            findings_mean *= AGENT_FINDINGS_FACTOR
+        findings = int(self.rng["review"].poisson(findings_mean))
         self.emit(
             "review",
             done,
@@ -503,11 +511,12 @@ class _ProjectRun:
             if self.frozen(planned):
                 continue
             changes = []
-            while shipped < len(merged) and merged[shipped][0] <= planned:
+            staged = planned - 15 * MINUTE_MS  # staging ships the same changes first
+            while shipped < len(merged) and merged[shipped][0] <= staged:
                 changes.append(merged[shipped][1])
                 shipped += 1
             actor = self.deploy_actor()
-            self.deploy(planned - 15 * MINUTE_MS, actor, environment="staging", change_ids=changes)
+            self.deploy(staged, actor, environment="staging", change_ids=changes)
             at = planned
             if self.bernoulli("deploy", 0.03):
                 self.deploy(at, actor, status="failure", change_ids=changes)
@@ -520,6 +529,8 @@ class _ProjectRun:
                 if self.active("failing_deployments", at)
                 else self.spec.deploy_trouble_p
             )
+            if any(change_id in self.agent_changes for change_id in changes):
+                trouble_p = min(1.0, trouble_p * AGENT_TROUBLE_FACTOR[self.spec.tier])
             if self.bernoulli("deploy", trouble_p):
                 self.trouble(at, deployment_id)
 

@@ -142,6 +142,45 @@ def test_truth_lands_projects_in_every_tier() -> None:
     assert {project_spec(1, i).tier for i in range(1, 41)} == set(TIERS)
 
 
+def test_agents_and_people_differ_in_every_split() -> None:
+    """docs/simulator.md, "Agents and people behave differently": over 40 projects x 14 days,
+    the deployments shipping agents' changes fail more often and the agents' task work is
+    shorter than people's, as the truth computes them."""
+    config = SimConfig(seed=3, start_ms=T - 14 * DAY_MS, end_ms=T)
+    deployed: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    task_work: dict[str, list[float]] = {"ai_agent": [], "human": []}
+    share: list[float] = []
+    for index in range(1, 41):
+        spec = project_spec(3, index)
+        metrics = compute_metrics(generate_project(spec, config), T)
+        for assisted in ("true", "false"):
+            labels = {"window": "30d", "ai_assisted": assisted}
+            n = metric_value(metrics, "devmetrics_dora_deployments_by_assist", **labels)
+            cfr = metric_value(metrics, "devmetrics_dora_change_failure_by_assist_ratio", **labels)
+            deployed[assisted] += int(n or 0)
+            failed[assisted] += round((cfr or 0.0) * (n or 0))
+        for author, values in task_work.items():
+            p50 = metric_value(
+                metrics,
+                "devmetrics_lineage_hop_seconds",
+                window="30d",
+                hop="task_work",
+                author=author,
+                quantile="0.5",
+            )
+            if p50 is not None:
+                values.append(p50)
+        ratio = metric_value(metrics, "devmetrics_dora_ai_change_share_ratio", window="30d")
+        if ratio is not None:
+            share.append(ratio)
+    assert min(deployed.values()) > 50, deployed
+    assert failed["true"] / deployed["true"] > 1.3 * failed["false"] / deployed["false"]
+    ai, people = sorted(task_work["ai_agent"]), sorted(task_work["human"])
+    assert ai[len(ai) // 2] * 3 < people[len(people) // 2], (ai, people)
+    assert 0.4 < sum(share) / len(share) < 1.0
+
+
 def test_volume_of_a_30_day_1000_project_backfill_is_8_to_12_million() -> None:
     # 60 projects x 1 day, scaled by 30 days x 1000/60 projects.
     events = sum(len(e) for _, e in run(seed=1, n=60, days=1))

@@ -67,6 +67,10 @@ class StackSettings(BaseModel):
     prometheus_gogc: int | None = Field(default=40, ge=10, le=1000)
     """Go garbage-collection target (GOGC) of the Prometheus servers: lower trades CPU for
     memory (docs/exporters.md, "Prometheus at scale"). None: Go's default, 100."""
+    ai_impact_alerts: bool = False
+    """Load the opt-in rule `rules/ai_impact_alerts.yml` into every Prometheus server: a
+    ticket when a project's agent-authored deployments fail at more than twice the rate of
+    its others over 30 days (docs/alerting.md, "AI impact alert")."""
     prometheus_scrape_interval: str | None = None
     """Overrides the shipped scrape and rule evaluation interval (tests use a short one)."""
     install_packages: bool = True

@@ -562,6 +562,10 @@ class Alertmanager(Component):
 MAX_SHARDS = 1024
 
 
+AI_IMPACT_RULES = "rules/ai_impact_alerts.yml"
+"""The opt-in rule file the `ai_impact_alerts` stack setting adds to every server."""
+
+
 def shard_regex(index: int, servers: int, limit: int = MAX_SHARDS) -> str:
     """Shard numbers that server ``index`` of ``servers`` scrapes: s % servers == index."""
     return "|".join(str(shard) for shard in range(index, limit, servers))
@@ -619,6 +623,8 @@ class Prometheus(Component):
         """Point the shipped config at this stack's ports, the shared target folder and, with
         several servers, this server's share of the exporter shards."""
         host = self.stack.host
+        if self.stack.ai_impact_alerts:
+            cfg["rule_files"] = [*cfg.get("rule_files", []), AI_IMPACT_RULES]
         if self.stack.prometheus_scrape_interval:
             glob = cfg.setdefault("global", {})
             glob["scrape_interval"] = self.stack.prometheus_scrape_interval

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -66,12 +67,13 @@ def test_prometheus_config_defaults() -> None:
 def test_rule_files_are_valid() -> None:
     rule_files = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
     assert [p.name for p in rule_files] == [
+        "ai_impact_alerts.yml",
         "pipeline_alerts.yml",
         "recording.yml",
         "slo_alerts.yml",
     ]
     out = _run(_tool("promtool"), "check", "rules", *rule_files)
-    assert out.count("SUCCESS") == 3
+    assert out.count("SUCCESS") == 4
 
 
 def test_burn_rate_alerts_have_the_four_tiers() -> None:
@@ -146,14 +148,19 @@ def test_receiver_secrets_come_from_files() -> None:
     assert receivers["webhook"]["webhook_configs"][0]["url"] == "http://127.0.0.1:9099/alerts"
 
 
-def _prepared(tmp_path: Path, servers: int) -> list[dict]:
+def _prepared(tmp_path: Path, servers: int, **stack_settings: Any) -> list[dict]:
     """The configs `stack up` writes for ``servers`` Prometheus servers, checked by promtool."""
     from core.settings import load_settings
     from devmetrics.stack.components import Prometheus
 
     base = load_settings()
     stack = base.stack.model_copy(
-        update={"home": tmp_path, "prometheus_servers": servers, "install_packages": False}
+        update={
+            "home": tmp_path,
+            "prometheus_servers": servers,
+            "install_packages": False,
+            **stack_settings,
+        }
     )
     settings = base.model_copy(update={"stack": stack})
     configs = []
@@ -165,6 +172,16 @@ def _prepared(tmp_path: Path, servers: int) -> list[dict]:
         assert "is valid prometheus config file syntax" in out
         configs.append(yaml.safe_load(path.read_text()))
     return configs
+
+
+def test_the_ai_impact_alert_is_loaded_only_when_enabled(tmp_path: Path) -> None:
+    (default,) = _prepared(tmp_path / "default", 1)
+    assert "rules/ai_impact_alerts.yml" not in default["rule_files"]
+    (enabled,) = _prepared(tmp_path / "enabled", 1, ai_impact_alerts=True)
+    assert enabled["rule_files"] == [*default["rule_files"], "rules/ai_impact_alerts.yml"]
+    rules = yaml.safe_load((PROMETHEUS_DIR / "rules" / "ai_impact_alerts.yml").read_text())
+    (alert,) = rules["groups"][0]["rules"]
+    assert alert["alert"] == "DevmetricsAgentChangesFailMoreOften"
 
 
 def _job(cfg: dict, name: str) -> dict | None:

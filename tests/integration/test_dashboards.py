@@ -201,4 +201,4 @@ def test_every_dashboard_query_returns_data(
     assert all(w.startswith("health.json") for w in proof.empty), sorted(proof.empty)
     # Every query of a fleet or history panel (and of the top dashboard's team variable)
     # answered from VictoriaMetrics.
-    assert proof.with_data_from_victoriametrics == 90
+    assert proof.with_data_from_victoriametrics == 104

@@ -23,6 +23,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("exporters.cli", "export"),
     "receive": ("producers.receiver.cli", "receive"),
     "report": ("devmetrics.report.cli", "report"),
+    "slo": ("devmetrics.slo.cli", "slo"),
 }
 
 

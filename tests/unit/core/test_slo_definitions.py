@@ -142,18 +142,19 @@ def test_the_list_command_shows_each_services_effective_slos(tmp_path: Path) -> 
     lines = [line.split("  ") for line in result.output.splitlines()]
     cells = [[cell.strip() for cell in line if cell.strip()] for line in lines]
     assert cells == [
-        ["service", "slo", "indicator", "objective", "period", "freeze below"],
+        ["service", "slo", "project", "indicator", "objective", "period", "freeze below"],
         [
             "checkout",
             "availability",
+            "*",
             "availability",
             "0.9995",
             "calendar month (Europe/Berlin)",
             "0.1",
         ],
-        ["checkout", "latency", "latency <= 2.5 s", "0.97", "rolling 30d", "0"],
-        ["search", "availability", "availability", "0.999", "rolling 30d", "0"],
-        ["search", "latency", "latency <= 1 s", "0.9", "rolling 7d", "0"],
+        ["checkout", "latency", "shop-*", "latency <= 2.5 s", "0.97", "rolling 30d", "0"],
+        ["search", "availability", "*", "availability", "0.999", "rolling 30d", "0"],
+        ["search", "latency", "shop-eu", "latency <= 1 s", "0.9", "rolling 7d", "0"],
     ]
     path.write_text("slos:\n  - name: a\n    indicator: {kind: availability}\n    objective: 2\n")
     result = CliRunner().invoke(cli, [*args, "--config", str(path)])

@@ -170,18 +170,28 @@ class _Calculator:
 
     # --- DORA -------------------------------------------------------------------------
 
-    def dora(self, out: _Metrics) -> None:
-        all_deployments = self.family("deployment")
-        deployments = [
+    def counted_deployments(self) -> list[Mapping[str, Any]]:
+        """The deployments DORA counts: successful, to production."""
+        return [
             d
-            for d in all_deployments
+            for d in self.family("deployment")
             if d["status"] == "success" and d["environment"] == "production"
         ]
-        failed_ids = {i["caused_by_deployment_id"] for i in self.family("incident")}
-        failed_ids |= {
-            d["rolls_back_deployment_id"] for d in all_deployments if d["kind"] == "rollback"
+
+    def failed_deployment_ids(self) -> set[str]:
+        """Deployments named as the cause of an incident or rolled back (reading 5)."""
+        failed = {i["caused_by_deployment_id"] for i in self.family("incident")}
+        failed |= {
+            d["rolls_back_deployment_id"]
+            for d in self.family("deployment")
+            if d["kind"] == "rollback"
         }
-        failed_ids.discard(None)
+        failed.discard(None)
+        return failed
+
+    def dora(self, out: _Metrics) -> None:
+        deployments = self.counted_deployments()
+        failed_ids = self.failed_deployment_ids()
 
         first_deploy: dict[str, int] = {}
         for d in deployments:
@@ -269,11 +279,7 @@ class _Calculator:
 
     def ai_impact(self, out: _Metrics, agent_top_n: int) -> None:
         """docs/metrics.md, "AI impact": every figure recomputed here from the events."""
-        deployments = [
-            d
-            for d in self.family("deployment")
-            if d["status"] == "success" and d["environment"] == "production"
-        ]
+        deployments = self.counted_deployments()
         first_deploy: dict[str, int] = {}
         for d in sorted(deployments, key=lambda d: d["occurred_at"]):
             for change_id in d["change_ids"]:
@@ -298,11 +304,7 @@ class _Calculator:
         first_change: dict[str, Mapping[str, Any]],
         author: dict[str, str],
     ) -> None:
-        all_deployments = self.family("deployment")
-        failed_ids = {i["caused_by_deployment_id"] for i in self.family("incident")}
-        failed_ids |= {
-            d["rolls_back_deployment_id"] for d in all_deployments if d["kind"] == "rollback"
-        }
+        failed_ids = self.failed_deployment_ids()
         for window in DORA_WINDOWS:
             labels = {"window": window}
             leads = [

@@ -70,6 +70,10 @@ class BatchConsumer(aiokafka_driver.Consumer):
                             continue  # sought back below: this fetch's rest comes again
                         if message.topic in app.batch_topics:
                             expected = self._next_offset.get(tp)
+                            if expected is None:
+                                # Nothing positioned this partition yet (a fetch that raced
+                                # the seek after an assignment): its start is still known.
+                                expected = self._next_offset[tp] = await self._start_of(tp)
                             if expected is not None and offset < expected:
                                 continue  # re-fetched after a seek: already delivered
                             if expected is not None and offset > expected:
@@ -151,7 +155,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 continue
             tp = message.tp
             expected = next_offset.get(tp)
-            if expected is None or message.offset < expected:
+            # Not known (None): the next delivery asks the broker where the partition starts.
+            if expected is not None and message.offset < expected:
                 next_offset[tp] = message.offset
 
     async def _seek(self, partition: TP, offset: int) -> None:
@@ -249,6 +254,23 @@ class BatchConsumer(aiokafka_driver.Consumer):
         except Exception as exc:  # diagnostics only: never fail the caller
             parts.append(f"aiokafka: unreadable ({exc!r})")
         return " ".join(parts)
+
+    async def _start_of(self, tp: TP) -> int | None:
+        """Where a partition's delivery starts: its committed offset, else the log start.
+
+        Asked of the broker, not of faust's bookkeeping, which knows committed offsets only
+        once a seek has run: a fetch can come before that while an assignment completes,
+        and records faust drops then (its partitions not active yet) would pass unseen if
+        the first record delivered were taken as the start.
+        """
+        thread = cast(Any, self)._thread
+        consumer = thread._ensure_consumer()
+        aiotp = TopicPartition(tp.topic, tp.partition)
+        committed = await thread.call_thread(consumer.committed, aiotp)
+        if committed is not None:
+            return int(committed)
+        start = (await self.earliest_offsets(tp)).get(tp)
+        return None if start is None else int(start)
 
     async def _hole_in_log(self, tp: TP, expected: int, offset: int) -> bool:
         """Whether offsets [expected, offset) are gone from the log; if not, seek back to them."""

@@ -4,7 +4,9 @@ An event partition's offsets run without holes from where the consumer was posit
 fetch that starts beyond the next expected offset has passed messages over. The first test
 drops messages between fetch and delivery, once, and shows them sought back to and delivered;
 the second shows that a hole the log itself has (its start moved past the committed offset)
-is accepted, delivered past and committed past, without seeking back to it for ever.
+is accepted, delivered past and committed past, without seeking back to it for ever. The
+third has a fetch come before the partitions were positioned (the order a worker meets when
+events arrive while its assignment completes) and lose the first records of a partition.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def _topic_with_messages(bootstrap: str, partitions: int, per_partition: int) ->
 
 
 class DroppingConsumer(BatchConsumer):
-    """Loses the messages of `DROPPED` the first time they are fetched (the fault injected)."""
+    """Loses the messages of `drop` the first time they are fetched (the fault injected)."""
+
+    drop = DROPPED
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -51,7 +55,7 @@ class DroppingConsumer(BatchConsumer):
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
         async for tp, message in super().getmany(timeout):
             where = (tp.partition, message.offset)
-            if where in DROPPED and where not in self.dropped:
+            if where in self.drop and where not in self.dropped:
                 self.dropped.append(where)
                 continue
             yield tp, message
@@ -64,6 +68,31 @@ class DroppingTransport(BatchTransport):
 class DroppingApp(BatchApp):
     def _new_transport(self) -> Any:
         return DroppingTransport(self.conf.broker_consumer, self)
+
+
+class LateSeekConsumer(DroppingConsumer):
+    """Loses the first two records of partition 0 in a fetch that finds the partition not
+    positioned by a seek yet: the state a worker is in when events arrive while its
+    assignment completes (faust fetches and seeks concurrently then). Modelled by forgetting,
+    once, what the first seek set, before the first fetch."""
+
+    drop = {(0, 0), (0, 1)}
+    forgot_positions: bool = False
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        if not self.forgot_positions:
+            self._next_offset.clear()
+            self.forgot_positions = True
+
+
+class LateSeekTransport(BatchTransport):
+    Consumer = LateSeekConsumer
+
+
+class LateSeekApp(BatchApp):
+    def _new_transport(self) -> Any:
+        return LateSeekTransport(self.conf.broker_consumer, self)
 
 
 async def _consume(
@@ -152,4 +181,22 @@ def test_a_hole_the_log_has_is_delivered_past_and_committed_past(
     delivered = asyncio.run(_consume(app, topic, 40))
     assert delivered == [(0, offset) for offset in range(60, 100)]
     assert refetches == []
+    assert _committed(kafka_bootstrap, group, topic, 1) == [100]
+
+
+def test_records_lost_before_the_partitions_were_positioned_are_read_again(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    topic = _topic_with_messages(kafka_bootstrap, 1, 100)
+    group = f"bd-{uuid.uuid4().hex[:8]}"
+    app = _app(LateSeekApp, kafka_bootstrap, group, tmp_path)
+    refetches: list[tuple[str, int]] = []
+    app.on_refetch = lambda t, skipped: refetches.append((t, skipped))
+    delivered = asyncio.run(_consume(app, topic, 100))
+    consumer = app.consumer
+    assert isinstance(consumer, LateSeekConsumer)
+    assert sorted(consumer.dropped) == [(0, 0), (0, 1)]  # the fault happened
+    assert consumer.forgot_positions
+    assert {offset for _, offset in delivered} == set(range(100))
+    assert refetches == [(topic, 2)]
     assert _committed(kafka_bootstrap, group, topic, 1) == [100]

@@ -41,6 +41,11 @@ QUANTILES: tuple[tuple[str, Fraction], ...] = (("0.5", Fraction(1, 2)), ("0.9", 
 QUANTILE_LABELS = tuple(label for label, _ in QUANTILES)
 ACTORS = ("ai_agent", "human")
 SLOS = ("availability", "latency")
+"""The built-in SLOs of every service; SLO definitions (docs/slo-definitions.md) may name
+others, so the series model counts per SLO (`series_per_slo`)."""
+POLICY_WINDOWS = ("1d",)
+"""Windows of the policy-violation count: judging the freeze at a deployment needs the SLO
+period before it, and the state holds 31 days (docs/metrics.md, "Error-budget policy")."""
 DORA_TIER_METRICS = (
     "deployment_frequency",
     "lead_time",
@@ -302,6 +307,27 @@ SLO_BURN_RATE = Family(
     labels=("service", "slo"),
     windows=SLO_WINDOWS,
 )
+SLO_PERIOD_SLI_RATIO = Family(
+    "devmetrics_slo_period_sli_ratio",
+    "Good / total requests of the SLO over its period (rolling, or the current calendar one).",
+    labels=("service", "slo"),
+)
+SLO_PERIOD_START_TIMESTAMP = Family(
+    "devmetrics_slo_period_start_timestamp_seconds",
+    "Start of the SLO's current period (exclusive), seconds since the epoch.",
+    labels=("service", "slo"),
+)
+SLO_DEPLOY_FREEZE = Family(
+    "devmetrics_slo_deploy_freeze",
+    "1 while the SLO's error budget remaining is below its freeze level, else 0.",
+    labels=("service", "slo"),
+)
+SLO_POLICY_VIOLATIONS = Family(
+    "devmetrics_slo_policy_violations",
+    "Production deployments in the window made while the SLO's deploy freeze held.",
+    labels=("service", "slo"),
+    windows=POLICY_WINDOWS,
+)
 TASK_COMPLETED = Family(
     "devmetrics_task_completed",
     "Tasks completed in the window.",
@@ -458,6 +484,10 @@ SAMPLE_FAMILIES: tuple[Family, ...] = (
     SLO_REQUESTS_GOOD,
     SLO_SLI_RATIO,
     SLO_BURN_RATE,
+    SLO_PERIOD_SLI_RATIO,
+    SLO_PERIOD_START_TIMESTAMP,
+    SLO_DEPLOY_FREEZE,
+    SLO_POLICY_VIOLATIONS,
     TASK_COMPLETED,
     TASK_FAILED,
     TASK_SUCCESS_RATIO,
@@ -496,8 +526,13 @@ def fixed_series() -> int:
 
 
 def series_per_service() -> int:
-    """Series each served service adds to a project: its SLOs' figures."""
+    """Series each served service adds to a project: its SLOs' figures (the built-in SLOs)."""
     return sum(f.series() for f in SAMPLE_FAMILIES if "service" in f.labels)
+
+
+def series_per_slo() -> int:
+    """Series each SLO of a service adds (a service with k SLOs adds k times this)."""
+    return series_per_service() // len(SLOS)
 
 
 def exposition_names(family: Family) -> tuple[str, ...]:

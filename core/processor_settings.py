@@ -12,27 +12,6 @@ from core.catalogue import AGENT_TOP_N
 from core.paths import data_home
 
 
-class SloTarget(BaseModel):
-    """Objectives of one service's two SLOs (docs/metrics.md, "SLO")."""
-
-    availability_objective: float = Field(default=0.999, gt=0, lt=1)
-    latency_objective: float = Field(default=0.99, gt=0, lt=1)
-    latency_threshold_s: float = Field(default=0.3, gt=0)
-    """A request is good for `latency` when counted by the latency bucket whose `le` equals this."""
-
-
-class SloPolicy(BaseModel):
-    """SLO objectives: a default for every service, overridable per service name."""
-
-    default: SloTarget = SloTarget()
-    services: dict[str, SloTarget] = {}
-    period_days: int = Field(default=30, ge=1, le=30)
-    """The error-budget period P; at most the longest window kept in state."""
-
-    def target(self, service: str) -> SloTarget:
-        return self.services.get(service, self.default)
-
-
 class ProcessorSettings(BaseModel):
     """How a processor worker consumes, stores, publishes and reports."""
 
@@ -67,7 +46,9 @@ class ProcessorSettings(BaseModel):
     agent_top_n: int = Field(default=AGENT_TOP_N, ge=1, le=50)
     """The busiest agents of a project that keep their name as the `agent` label; the others
     are counted as `other` (docs/metrics.md, "Per agent"). Each adds 10 series a project."""
-    slo: SloPolicy = SloPolicy()
+    slo_file: Path | None = None
+    """SLO definitions (docs/slo-definitions.md); None: the built-in SLOs of every service. An
+    unusable file stops start-up; the worker reads it again whenever it changes."""
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> ProcessorSettings:

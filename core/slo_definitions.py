@@ -11,8 +11,8 @@ match wins, the project selector before the service selector: a literal name is 
 specific than a glob, a glob more than `*`. Among equally specific matches the later entry
 wins, so a file read after the built-in defaults overrides them.
 
-The processors still apply `core.processor_settings.SloPolicy`; these definitions are the
-configuration format they are to read next (docs/slo-definitions.md, "Status").
+The processors read them from the file of the `processor.slo_file` setting (`SloFile`), and
+read it again when it changes; the simulator's truth is given the same definitions.
 """
 
 from __future__ import annotations
@@ -211,6 +211,35 @@ def load_slo_file(path: Path) -> SloDefinitions:
     except OSError as err:
         raise SloConfigError(f"{path}: cannot read: {err.strerror}") from None
     return parse_slo_yaml(text, str(path))
+
+
+class SloFile:
+    """The definitions of a file (None: the built-in ones), read again when the file changes."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._stamp = self._stat()
+        self.definitions = SloDefinitions() if path is None else load_slo_file(path)
+
+    def _stat(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def reload(self) -> bool:
+        """Read the file again if it changed since it was last read; True when the definitions
+        were replaced. A file that became unusable raises `SloConfigError` and is tried again
+        after its next change; the definitions in force stay."""
+        stamp = self._stat()
+        if self.path is None or stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        self.definitions = load_slo_file(self.path)
+        return True
 
 
 def _line_of(node: Any, loc: tuple[Any, ...]) -> int:

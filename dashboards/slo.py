@@ -138,6 +138,74 @@ def build() -> db.Dashboard:
             )
         )
     )
+    freeze = slo_scoped("devmetrics_slo_deploy_freeze")
+    violations = slo_scoped("devmetrics_slo_policy_violations", window="1d")
+    board = (
+        board.with_row(row("Error-budget policy"))
+        .with_panel(
+            stat_panel(
+                "Deploy freezes holding",
+                "Selected SLOs whose budget remaining is below their freeze level "
+                "(freeze_below, default 0): risky deployments should stop.",
+                [Q(f"count(({freeze}) == 1) or vector(0)")],
+                steps=((None, "green"), (1, "red")),
+                span=6,
+                reads=Reads.FLEET,
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Deployments during a freeze (1d)",
+                "Successful production deployments of the last day made while a freeze of "
+                "one of the selected SLOs held (each SLO judges every deployment).",
+                [Q(f"sum({violations}) or vector(0)")],
+                steps=((None, "green"), (1, "orange")),
+                span=6,
+                reads=Reads.FLEET,
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Period, budget and freeze per SLO",
+                "Each selected SLO over its own period (rolling, or the current calendar "
+                "month or week in its time zone): SLI, budget left, whether a freeze holds, "
+                "deployments made during it in the last day, and when the period began.",
+                [
+                    ("period SLI", Q(slo_scoped("devmetrics_slo_period_sli_ratio"))),
+                    ("objective", Q(slo_scoped("devmetrics_slo_objective_ratio"))),
+                    ("budget left", Q(budget)),
+                    ("freeze", Q(freeze)),
+                    ("violations 1d", Q(violations)),
+                    (
+                        "period since",
+                        Q(f"1000 * {slo_scoped('devmetrics_slo_period_start_timestamp_seconds')}"),
+                    ),
+                ],
+                keys=("project", "service", "slo"),
+                span=12,
+                height=9,
+                sort_by="budget left",
+                descending=False,
+                units={
+                    "period SLI": "percentunit",
+                    "objective": "percentunit",
+                    "budget left": "percentunit",
+                    "period since": "dateTimeAsIso",
+                },
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Deployments during a freeze, 90 days",
+                "Per project, the deployments of each day made while a freeze held "
+                "(the 1d count as exported; its daily peaks are the days' counts).",
+                [Q(f"sum by (project) ({violations})", "{{project}}")],
+                span=12,
+                height=9,
+                reads=Reads.HISTORY,
+            )
+        )
+    )
     board = (
         board.with_row(row("Burn rate"))
         .with_panel(
@@ -195,12 +263,11 @@ def build() -> db.Dashboard:
         .with_panel(
             timeseries_panel(
                 "SLI over the SLO period and objective",
-                "Each selected SLO's SLI over its period P, 1 - (1 - budget left) x "
-                "(1 - objective): exact whatever P is configured, against its objective.",
+                "Each selected SLO's SLI over its own period (rolling, or the current "
+                "calendar month or week), against its objective.",
                 [
                     Q(
-                        f"1 - (1 - {budget}) * on (project, service, slo) "
-                        f"(1 - {slo_scoped('devmetrics_slo_objective_ratio')})",
+                        slo_scoped("devmetrics_slo_period_sli_ratio"),
                         "{{project}} {{service}} {{slo}}",
                     ),
                     Q(

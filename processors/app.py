@@ -22,6 +22,7 @@ from core.kafka import faust_credentials
 from core.limits import GuardedCodec
 from core.processor_settings import ProcessorSettings, processor_settings
 from core.settings import Settings
+from core.slo_definitions import SloConfigError
 from processors.admission import AsOf
 from processors.bulk import BatchApp
 from processors.clock import Clock, WallClock
@@ -223,6 +224,13 @@ def create_app(
 
     @app.timer(SNAPSHOT_TICK_S)
     async def snapshots() -> None:
+        try:
+            if worker.reload_slo_definitions(clock.now_ms()):
+                metrics.slo_reloads.labels("applied").inc()
+                log.info("SLO definitions read again from %s", worker.slo_file.path)
+        except SloConfigError as exc:
+            metrics.slo_reloads.labels("refused").inc()
+            log.error("SLO definitions not applied, the previous ones stay in force:\n%s", exc)
         idle = progress["events"] == consumed_at_tick["events"]
         consumed_at_tick["events"] = progress["events"]
         await publish(flush=False, idle=idle)

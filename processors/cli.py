@@ -34,6 +34,11 @@ def parse_as_of(value: str) -> int:
 @click.option("--as-of", "as_of", help="Fixed as-of time T (ISO-8601 or epoch ms) for backfills.")
 @click.option("--snapshot-interval", type=float, help="Min seconds between a project's snapshots.")
 @click.option("--refresh", type=float, help="Seconds between refreshes of every project (live).")
+@click.option(
+    "--slo-file",
+    type=click.Path(path_type=Path),
+    help="SLO definitions (docs/slo-definitions.md), read again whenever the file changes.",
+)
 @click.pass_context
 def process(
     ctx: click.Context,
@@ -45,6 +50,7 @@ def process(
     as_of: str | None,
     snapshot_interval: float | None,
     refresh: float | None,
+    slo_file: Path | None,
 ) -> None:
     """Run a processor worker: events in, per-project state snapshots out."""
     import faust
@@ -52,6 +58,7 @@ def process(
 
     from core.kafka import check_access, ensure_topics
     from core.processor_settings import processor_settings
+    from core.slo_definitions import SloConfigError, load_slo_file
     from processors import local_store
     from processors.app import create_app
     from processors.telemetry import serve_metrics
@@ -65,6 +72,7 @@ def process(
         "store": store,
         "snapshot_min_interval_s": snapshot_interval,
         "snapshot_refresh_s": refresh,
+        "slo_file": slo_file,
     }
     base = processor_settings(settings)
     conf = base.model_validate(
@@ -87,6 +95,11 @@ def process(
             "compress with zstd and the worker is set to "
             f"{conf.producer_compression!r}"
         )
+    if conf.slo_file is not None:
+        try:
+            load_slo_file(conf.slo_file)
+        except SloConfigError as exc:
+            raise click.ClickException(f"SLO definitions unusable:\n{exc}") from exc
     as_of_ms = parse_as_of(as_of) if as_of else None
     local_store.claim(conf.data_dir)
     topics = Topics(settings.kafka.topic_prefix)

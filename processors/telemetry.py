@@ -84,6 +84,13 @@ class WorkerMetrics:
             ["topic"],
             registry=registry,
         )
+        self.slo_reloads = Counter(
+            "devmetrics_processor_slo_definitions_reloads",
+            "Times the SLO definitions file changed and was read again: `applied` (the next "
+            "snapshots use it) or `refused` (unusable; the definitions in force stay)",
+            ["result"],
+            registry=registry,
+        )
         self.quarantined = Counter(
             "devmetrics_processor_blocks_quarantined",
             "Stored hour blocks that could not be read: copied to the quarantine folder and "

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.processor_settings import ProcessorSettings
+from core.slo_definitions import SloFile
 from processors.admission import Admission, AsOf, partition_for
 from processors.aggregators.blocks import (
     BlockFormatError,
@@ -161,6 +162,7 @@ class FoldWorker:
             refresh_ms=int(settings.snapshot_refresh_s * 1000),
             live=as_of.live,
         )
+        self.slo_file = SloFile(settings.slo_file)
         self.projects: dict[str, _Project] = {}
         self._blocks: OrderedDict[str, HourBlock] = OrderedDict()
         self.consumed_offsets: dict[tuple[str, int], int] = {}
@@ -250,14 +252,15 @@ class FoldWorker:
         known = project_id in self.projects or project_id in batch_projects
         held = len(self.projects) + new_projects
         self.admission.check(record, message.key, message.partition, now_ms, known, held)
-        row = to_row(family, record, self.settings.slo)
+        row = to_row(family, record)
         return project_id, row, team_mark(row, record)
 
     def _project(self, project_id: str, partition: int) -> _Project:
         project = self.projects.get(project_id)
         if project is None:
             project = self.projects[project_id] = _Project(
-                ProjectState(project_id, self.settings.slo, self.settings.agent_top_n), partition
+                ProjectState(project_id, self.slo_file.definitions, self.settings.agent_top_n),
+                partition,
             )
         return project
 
@@ -448,7 +451,7 @@ class FoldWorker:
             project = loaded.get(project_id)
             if project is None:
                 project = loaded[project_id] = _Project(
-                    ProjectState(project_id, self.settings.slo, self.settings.agent_top_n),
+                    ProjectState(project_id, self.slo_file.definitions, self.settings.agent_top_n),
                     partition,
                 )
             for row in block.rows:
@@ -481,6 +484,19 @@ class FoldWorker:
             del self._blocks[key]
 
     # -- snapshots -----------------------------------------------------------------------
+
+    def reload_slo_definitions(self, now_ms: int) -> bool:
+        """Apply the SLO definitions file again if it changed: every project's next snapshot
+        computes its SLOs under the new definitions, from the state it holds (the latency
+        buckets are kept, so nothing is re-read). Raises `SloConfigError` for an unusable
+        file, keeping the definitions in force."""
+        if not self.slo_file.reload():
+            return False
+        definitions = self.slo_file.definitions
+        for project_id, project in self.projects.items():
+            project.state.slo = definitions
+            self.scheduler.changed(project_id, now_ms)
+        return True
 
     def publish_due(
         self,

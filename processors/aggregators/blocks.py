@@ -23,9 +23,10 @@ from processors.aggregators.rows import (
 )
 from processors.aggregators.samples import HOUR_MS
 
-BLOCK_FORMAT = 2
-"""Format 2 added trailing row fields (docs/processors.md, "Stored state"); format 1 reads."""
-READABLE_FORMATS = (1, 2)
+BLOCK_FORMAT = 3
+"""Format 2 added trailing row fields, format 3 every latency bucket of an SLI row
+(docs/processors.md, "Stored state"); formats 1 and 2 read."""
+READABLE_FORMATS = (1, 2, 3)
 _KEY_SEPARATOR = "@"
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.catalogue import AGENT_TOP_N
-from core.processor_settings import SloPolicy
+from core.slo_definitions import SloDefinitions
 from processors.aggregators.blocks import HourBlock, hour_of
 from processors.aggregators.metrics import snapshot
 from processors.aggregators.rows import Row, TeamMark, team_mark, to_row
@@ -28,10 +28,13 @@ class ProjectLedger:
     """Folds a project's events idempotently: an event id seen before changes nothing."""
 
     def __init__(
-        self, project_id: str, slo: SloPolicy | None = None, agent_top_n: int = AGENT_TOP_N
+        self,
+        project_id: str,
+        slo: SloDefinitions | None = None,
+        agent_top_n: int = AGENT_TOP_N,
     ) -> None:
         self.project_id = project_id
-        self.state = ProjectState(project_id, slo or SloPolicy(), agent_top_n)
+        self.state = ProjectState(project_id, slo or SloDefinitions(), agent_top_n)
         self.blocks: dict[int, HourBlock] = {}
 
     def fold(self, family: str, record: Mapping[str, Any]) -> bool:
@@ -40,7 +43,7 @@ class ProjectLedger:
             raise ValueError(
                 f"event of project {record['project_id']!r} folded into {self.project_id!r}"
             )
-        row = to_row(family, record, self.state.slo)
+        row = to_row(family, record)
         return self.fold_row(row, team_mark(row, record))
 
     def fold_row(self, row: Row, team: TeamMark | None = None) -> bool:

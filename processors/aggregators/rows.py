@@ -8,11 +8,10 @@ digest of the event id used for de-duplication and as a deterministic tie-break.
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple
-
-from core.processor_settings import SloPolicy
 
 
 class RfcRow(NamedTuple):
@@ -101,8 +100,15 @@ class SliRow(NamedTuple):
     total: int
     good: int
     """Good requests for the availability SLO."""
-    good_latency: int
-    """Requests within the service's latency threshold, for the latency SLO."""
+    latency: tuple[tuple[float, int], ...]
+    """Every latency bucket the sample carries, (le, cumulative count), bounds increasing: a
+    latency SLO's threshold is applied when computing, so a changed threshold needs no
+    re-ingestion (docs/slo-definitions.md)."""
+
+
+LEGACY_LATENCY_THRESHOLD_S = 0.3
+"""The threshold SLI rows stored before block format 3 were counted under: they kept only the
+count of that bucket, and read as a sample carrying that one bucket."""
 
 
 class TeamMark(NamedTuple):
@@ -155,15 +161,7 @@ def event_key(event_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "little")
 
 
-def _latency_good(record: Mapping[str, Any], threshold_s: float) -> int:
-    """The `count` of the bucket whose `le` equals the threshold; 0 when there is none."""
-    for bucket in record.get("latency_buckets") or ():
-        if bucket["le"] == threshold_s:
-            return int(bucket["count"])
-    return 0
-
-
-def to_row(family: str, record: Mapping[str, Any], slo: SloPolicy) -> Row:
+def to_row(family: str, record: Mapping[str, Any]) -> Row:
     """The row of a decoded, validated event record (timestamps in epoch ms)."""
     t = record["occurred_at"]
     key = event_key(record["event_id"])
@@ -235,15 +233,15 @@ def to_row(family: str, record: Mapping[str, Any], slo: SloPolicy) -> Row:
                 t, key, kind, record["incident_id"], record.get("caused_by_deployment_id")
             )
         case "sli":
-            service = sys.intern(record["service"])
-            threshold = slo.target(service).latency_threshold_s
             return SliRow(
                 t,
                 key,
-                service,
+                sys.intern(record["service"]),
                 int(record["requests_total"]),
                 int(record["requests_good"]),
-                _latency_good(record, threshold),
+                tuple(
+                    (float(b["le"]), int(b["count"])) for b in record.get("latency_buckets") or ()
+                ),
             )
     raise ValueError(f"unknown event family {family!r}")
 
@@ -255,8 +253,18 @@ def team_mark(row: Row, record: Mapping[str, Any]) -> TeamMark | None:
 
 
 def row_to_json(row: Row) -> list[Any]:
-    """The row as a JSON array led by its family name."""
+    """The row as a JSON array led by its family name (an SLI row's +Inf bound as "+Inf")."""
+    if isinstance(row, SliRow):
+        buckets = [["+Inf" if le == math.inf else le, n] for le, n in row.latency]
+        return ["sli", *row[:-1], buckets]
     return [FAMILY_OF_ROW[type(row)], *row]
+
+
+def _sli_buckets(stored: Any) -> tuple[tuple[float, int], ...]:
+    """The latency buckets of a stored SLI row; a count alone is a row of format 1 or 2."""
+    if isinstance(stored, int):
+        return ((LEGACY_LATENCY_THRESHOLD_S, stored),)
+    return tuple((math.inf if le == "+Inf" else float(le), int(n)) for le, n in stored)
 
 
 def row_from_json(item: list[Any]) -> Row:
@@ -278,5 +286,7 @@ def row_from_json(item: list[Any]) -> Row:
             fields[index] = sys.intern(fields[index])
     if cls is DeploymentRow:
         fields[5] = tuple(fields[5])
+    elif cls is SliRow and len(fields) == len(cls._fields):
+        fields[5] = _sli_buckets(fields[5])
     row: Row = cls(*fields)
     return row

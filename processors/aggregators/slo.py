@@ -1,10 +1,19 @@
-"""SLO/SLI state of one project's services as of T (docs/metrics.md, "SLO")."""
+"""SLO/SLI state of one project's services as of T (docs/metrics.md, "SLO").
+
+The SLOs of a service are those its project's SLO definitions give it
+(`core.slo_definitions`); the indicator's threshold is applied here, to the latency buckets
+the state keeps, so a changed definition changes the next snapshot without re-ingestion.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from core import catalogue
+from core.slo_definitions import Period, SloDefinition
 from processors.aggregators.samples import (
     DAY_MS,
     MINUTE_MS,
@@ -15,39 +24,82 @@ from processors.aggregators.samples import (
 )
 
 if TYPE_CHECKING:
-    from processors.aggregators.state import ProjectState, SliSeries
+    from processors.aggregators.state import ProjectState, SliSeries, SliSums
 
-SLOS = ("availability", "latency")
-
-
-def _buckets(as_of: int, window_ms: int) -> tuple[int, int]:
-    """First and last minute bucket whose end lies in (T - W, T]; exact for whole-minute T."""
-    return (as_of - window_ms) // MINUTE_MS, as_of // MINUTE_MS - 1
+POLICY_WINDOW_MS = DAY_MS
+"""The policy-violation window (catalogue.POLICY_WINDOWS)."""
 
 
-def _slo_counts(sums: tuple[int, int, int, int], slo: str) -> tuple[int, int]:
-    requests, good, good_latency, _samples = sums
-    return requests, good if slo == "availability" else good_latency
+def _buckets(start: int, end: int) -> tuple[int, int]:
+    """First and last minute bucket whose end lies in (start, end]; exact for whole minutes."""
+    return start // MINUTE_MS, end // MINUTE_MS - 1
+
+
+@lru_cache(maxsize=4096)
+def period_start(period: Period, as_of: int) -> int:
+    """The exclusive start S of the period that holds T: the samples of (S, T] count.
+
+    Rolling: T - N days. Calendar: the latest local midnight starting a month (or an ISO week,
+    Monday) strictly before T in the period's zone, so at a boundary T the period just ended
+    is still the current one (complete), as every window here is (start, end].
+    """
+    if period.rolling_days is not None:
+        return as_of - period.rolling_days * DAY_MS
+    zone = ZoneInfo(period.timezone)
+    local = datetime.fromtimestamp((as_of - 1) / 1000, UTC).astimezone(zone)
+    day = local.date()
+    if period.calendar == "month":
+        day = day.replace(day=1)
+    else:
+        day -= timedelta(days=day.weekday())
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    return int(start.timestamp()) * 1000
+
+
+def _good(sums: SliSums, definition: SloDefinition) -> int:
+    threshold = definition.indicator.threshold_s
+    return sums.good if threshold is None else sums.good_under(threshold)
+
+
+def budget_remaining(
+    series: SliSeries, definition: SloDefinition, as_of: int, held_from: int
+) -> float | None:
+    """1 - bad / ((1 - objective) * total) over the period that holds `as_of`, counting only
+    samples after `held_from` (T - 31d: what the state holds); None without requests."""
+    start = max(period_start(definition.period, as_of), held_from)
+    sums = series.sums(*_buckets(start, as_of))
+    if sums.requests == 0:
+        return None
+    bad = sums.requests - _good(sums, definition)
+    return 1 - bad / ((1 - definition.objective) * sums.requests)
+
+
+def _frozen(budget: float | None, definition: SloDefinition) -> bool:
+    return budget is not None and budget < definition.freeze_below
 
 
 def slo_samples(state: ProjectState, as_of: int) -> list[Sample]:
-    """Per service with a sample in (T - 31d, T]: counts, SLI, burn rate, budget, objective."""
+    """Per service with a sample in (T - 31d, T]: its SLOs' counts, SLI, burn rate, budget,
+    objective, period SLI and start, deploy freeze and policy violations."""
     samples: list[Sample] = []
-    period_ms = state.slo.period_days * DAY_MS
+    held_from = as_of - RETENTION_MS
+    # Deployments of the policy window, each judged at the start of its minute.
+    deployed = [
+        (row.t // MINUTE_MS) * MINUTE_MS
+        for row in state.deployment
+        if row.counted and as_of - POLICY_WINDOW_MS < row.t <= as_of
+    ]
     for service in sorted(state.sli):
         series: SliSeries = state.sli[service]
-        if series.sums(*_buckets(as_of, RETENTION_MS))[3] == 0:
+        if series.sums(*_buckets(held_from, as_of)).samples == 0:
             continue
-        target = state.slo.target(service)
-        window_sums = {w: series.sums(*_buckets(as_of, WINDOWS_MS[w])) for w in SLO_WINDOWS}
-        period_sums = series.sums(*_buckets(as_of, period_ms))
-        for slo in SLOS:
-            objective = (
-                target.availability_objective if slo == "availability" else target.latency_objective
-            )
-            base = {"service": service, "slo": slo}
+        window_sums = {w: series.sums(*_buckets(as_of - WINDOWS_MS[w], as_of)) for w in SLO_WINDOWS}
+        for definition in state.slo.effective(state.project_id, service):
+            objective = definition.objective
+            base = {"service": service, "slo": definition.name}
             for window in SLO_WINDOWS:
-                total, good = _slo_counts(window_sums[window], slo)
+                sums = window_sums[window]
+                total, good = sums.requests, _good(sums, definition)
                 labels = {**base, "window": window}
                 samples.append(Sample(catalogue.SLO_REQUESTS.name, labels, float(total)))
                 samples.append(Sample(catalogue.SLO_REQUESTS_GOOD.name, labels, float(good)))
@@ -57,11 +109,28 @@ def slo_samples(state: ProjectState, as_of: int) -> list[Sample]:
                     samples.append(
                         Sample(catalogue.SLO_BURN_RATE.name, labels, (1 - sli) / (1 - objective))
                     )
-            total_p, good_p = _slo_counts(period_sums, slo)
-            if total_p:
-                remaining = 1 - (total_p - good_p) / ((1 - objective) * total_p)
+            start = period_start(definition.period, as_of)
+            period = series.sums(*_buckets(max(start, held_from), as_of))
+            budget = budget_remaining(series, definition, as_of, held_from)
+            if budget is not None:
                 samples.append(
-                    Sample(catalogue.SLO_ERROR_BUDGET_REMAINING_RATIO.name, base, remaining)
+                    Sample(catalogue.SLO_ERROR_BUDGET_REMAINING_RATIO.name, base, budget)
                 )
+                sli_p = _good(period, definition) / period.requests
+                samples.append(Sample(catalogue.SLO_PERIOD_SLI_RATIO.name, base, sli_p))
             samples.append(Sample(catalogue.SLO_OBJECTIVE_RATIO.name, base, objective))
+            samples.append(Sample(catalogue.SLO_PERIOD_START_TIMESTAMP.name, base, start / 1000))
+            frozen = _frozen(budget, definition)
+            samples.append(Sample(catalogue.SLO_DEPLOY_FREEZE.name, base, float(frozen)))
+            violations = sum(
+                _frozen(budget_remaining(series, definition, at, held_from), definition)
+                for at in deployed
+            )
+            samples.append(
+                Sample(
+                    catalogue.SLO_POLICY_VIOLATIONS.name,
+                    {**base, "window": catalogue.POLICY_WINDOWS[0]},
+                    float(violations),
+                )
+            )
     return samples

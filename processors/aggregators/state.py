@@ -11,12 +11,12 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
 from core.catalogue import AGENT_TOP_N
-from core.processor_settings import SloPolicy
+from core.slo_definitions import SloDefinitions
 from processors.aggregators.rows import (
     ChangeRow,
     DeploymentRow,
@@ -35,9 +35,24 @@ from processors.aggregators.samples import MINUTE_MS, RETENTION_MS
 R = TypeVar("R", bound=Row)
 
 _MINUTES_PER_HOUR = 60
-# Columns of a minute bucket: requests, good (availability), good (latency), samples.
-_COLUMNS = 4
-_ZERO = (0, 0, 0, 0)
+# The fixed columns of a minute bucket: requests, good (availability), samples; then one
+# column per latency bound (`SliSeries.les`).
+_FIXED = 3
+_SAMPLES = 2
+
+
+class SliSums(NamedTuple):
+    """Sums of an SLI series over some minute buckets."""
+
+    requests: int
+    good: int
+    samples: int
+    latency: dict[float, int]
+    """Per latency bucket bound: the sum of that bucket's counts over the samples carrying it."""
+
+    def good_under(self, threshold_s: float) -> int:
+        """Requests at or under a latency bound; samples without that bucket count none."""
+        return self.latency.get(threshold_s, 0)
 
 
 class SliSeries:
@@ -45,86 +60,102 @@ class SliSeries:
 
     Bucket b holds the samples whose interval ends in (b * 1 min, (b + 1) * 1 min], so for a
     whole-minute T the window (T - W, T] is exactly the buckets [T/1min - W/1min, T/1min - 1].
-    `buckets` is ascending; `cum` holds, for each of them, the four column sums of every sample
-    up to and including that bucket (flat, four per bucket), so a window sum is two binary
+    `buckets` is ascending; `cum` holds, for each of them, the column sums of every sample up
+    to and including that bucket (flat, `width` per bucket): requests, good, samples, then one
+    column per latency bound any sample carried (`les`, ascending). A window sum is two binary
     searches and a subtraction. `base` is the running sum of what pruning dropped. Samples in
     bucket order (backfills, live traffic) append in O(1); an earlier bucket waits in `_late`
-    and is merged in before the next read. 40 bytes per occupied minute.
+    and is merged in before the next read. A new bound widens every row by one column (rare:
+    a service's samples carry the same bounds). 8 bytes per column per occupied minute.
     """
 
-    __slots__ = ("_late", "base", "buckets", "cum")
+    __slots__ = ("_late", "base", "buckets", "cum", "les")
 
     def __init__(self) -> None:
         self.buckets = array("q")
         self.cum = array("q")
-        self.base: tuple[int, int, int, int] = _ZERO
-        self._late: list[tuple[int, int, int, int]] = []
+        self.les: list[float] = []
+        self.base: list[int] = [0] * _FIXED
+        self._late: list[tuple[int, list[int]]] = []
+
+    @property
+    def width(self) -> int:
+        return _FIXED + len(self.les)
+
+    def _vector(self, row: SliRow) -> list[int]:
+        les = self.les
+        for le, _ in row.latency:
+            if le not in les:
+                self._add_bound(le)
+        vector = [row.total, row.good, 1] + [0] * len(les)
+        for le, count in row.latency:
+            vector[_FIXED + les.index(le)] = count
+        return vector
+
+    def _add_bound(self, le: float) -> None:
+        """A column for a new latency bound, 0 in every bucket so far."""
+        at = _FIXED + bisect_left(self.les, le)
+        width = self.width
+        self.les.insert(at - _FIXED, le)
+        if self.buckets:
+            own = np.frombuffer(self.cum, dtype=np.int64).reshape(len(self.buckets), width)
+            self.cum = array("q", np.insert(own, at, 0, axis=1).tobytes())
+        self.base.insert(at, 0)
+        for _, vector in self._late:
+            vector.insert(at, 0)
 
     def add(self, row: SliRow) -> None:
         bucket = (row.t - 1) // MINUTE_MS
-        buckets, cum = self.buckets, self.cum
+        vector = self._vector(row)
+        buckets, cum, width = self.buckets, self.cum, self.width
         last = buckets[-1] if buckets else None
         if last is None or bucket > last:
             buckets.append(bucket)
-            if cum:
-                cum.extend(
-                    (
-                        cum[-4] + row.total,
-                        cum[-3] + row.good,
-                        cum[-2] + row.good_latency,
-                        cum[-1] + 1,
-                    )
-                )
-            else:
-                cum.extend(
-                    (
-                        self.base[0] + row.total,
-                        self.base[1] + row.good,
-                        self.base[2] + row.good_latency,
-                        self.base[3] + 1,
-                    )
-                )
+            previous = cum[-width:] if cum else self.base
+            cum.extend([a + b for a, b in zip(previous, vector, strict=True)])
         elif bucket == last:
-            cum[-4] += row.total
-            cum[-3] += row.good
-            cum[-2] += row.good_latency
-            cum[-1] += 1
+            for i, value in enumerate(vector, start=len(cum) - width):
+                cum[i] += value
         else:
-            self._late.append((bucket, row.total, row.good, row.good_latency))
+            self._late.append((bucket, vector))
 
     def _merge_late(self) -> None:
         """Fold the out-of-order samples in: rebuild the running sums once for all of them."""
         late, self._late = self._late, []
-        n = len(self.buckets)
-        own = np.frombuffer(self.cum, dtype=np.int64).reshape(n, _COLUMNS)
+        n, width = len(self.buckets), self.width
+        own = np.frombuffer(self.cum, dtype=np.int64).reshape(n, width)
         raw = np.diff(own, axis=0, prepend=np.array([self.base], dtype=np.int64))
-        extra = np.array([(t, g, gl, 1) for _, t, g, gl in late], dtype=np.int64)
-        keys = np.concatenate([np.frombuffer(self.buckets, dtype=np.int64), [b for b, *_ in late]])
+        extra = np.array([vector for _, vector in late], dtype=np.int64).reshape(-1, width)
+        keys = np.concatenate(
+            [np.frombuffer(self.buckets, dtype=np.int64), np.array([b for b, _ in late])]
+        )
         unique, where = np.unique(keys, return_inverse=True)
-        counts = np.zeros((len(unique), _COLUMNS), dtype=np.int64)
+        counts = np.zeros((len(unique), width), dtype=np.int64)
         np.add.at(counts, where, np.concatenate([raw, extra]))
         running = np.cumsum(counts, axis=0)
         self.buckets = array("q", unique.astype(np.int64).tobytes())
         self.cum = array("q", running.tobytes())
-        self.base = _ZERO
+        self.base = [0] * width
 
-    def _running(self, index: int) -> tuple[int, int, int, int]:
+    def _running(self, index: int) -> Sequence[int]:
         """The running sums through bucket number `index` (-1: before the first)."""
         if index < 0:
             return self.base
-        cum, at = self.cum, index * _COLUMNS
-        return cum[at], cum[at + 1], cum[at + 2], cum[at + 3]
+        width = self.width
+        at = index * width
+        return self.cum[at : at + width]
 
-    def sums(self, first_bucket: int, last_bucket: int) -> tuple[int, int, int, int]:
-        """Exact (requests, good, good latency, samples) over buckets first..last inclusive."""
+    def sums(self, first_bucket: int, last_bucket: int) -> SliSums:
+        """Exact sums over buckets first..last inclusive."""
         if self._late:
             self._merge_late()
         lo = bisect_left(self.buckets, first_bucket) - 1
         hi = bisect_right(self.buckets, last_bucket) - 1
         if hi <= lo:
-            return _ZERO
+            return SliSums(0, 0, 0, {})
         a, b = self._running(lo), self._running(hi)
-        return b[0] - a[0], b[1] - a[1], b[2] - a[2], b[3] - a[3]
+        diff = [y - x for x, y in zip(a, b, strict=True)]
+        return SliSums(diff[0], diff[1], diff[2], dict(zip(self.les, diff[_FIXED:], strict=True)))
 
     def first_bucket(self, first_bucket: int, last_bucket: int) -> int | None:
         """The earliest occupied bucket in first..last inclusive, or None."""
@@ -142,11 +173,11 @@ class SliSeries:
         cut = bisect_left(self.buckets, before_hour * _MINUTES_PER_HOUR)
         if cut == 0:
             return 0
-        dropped_base = self._running(cut - 1)
-        dropped = dropped_base[3] - self.base[3]
+        dropped_base = list(self._running(cut - 1))
+        dropped = dropped_base[_SAMPLES] - self.base[_SAMPLES]
         self.base = dropped_base
         del self.buckets[:cut]
-        del self.cum[: cut * _COLUMNS]
+        del self.cum[: cut * self.width]
         return dropped
 
     def __bool__(self) -> bool:
@@ -156,7 +187,9 @@ class SliSeries:
 class ProjectState:
     """Everything one project's snapshot is computed from; folded row by row."""
 
-    def __init__(self, project_id: str, slo: SloPolicy, agent_top_n: int = AGENT_TOP_N) -> None:
+    def __init__(
+        self, project_id: str, slo: SloDefinitions, agent_top_n: int = AGENT_TOP_N
+    ) -> None:
         self.project_id = project_id
         self.slo = slo
         self.agent_top_n = agent_top_n

@@ -10,13 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from fractions import Fraction
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from core.slo_definitions import SloDefinitions
 from producers.simulator.model import (
     AVAILABILITY_OBJECTIVE,
     DAY_MS,
@@ -46,7 +50,6 @@ PROCESS_WINDOWS = ("1d", "7d")
 ACTORS = ("ai_agent", "human")
 QUANTILES = (("0.5", 0.5), ("0.9", 0.9))
 RETENTION_MS = 31 * DAY_MS
-SLO_PERIOD = "30d"
 FINAL_DECISIONS = ("accepted", "rejected")
 TIER_WINDOW_MS = 30 * DAY_MS
 AUTHORS = ("ai_agent", "human")
@@ -63,19 +66,63 @@ LINEAGE_HOPS = (
 )
 
 
+POLICY_WINDOW = "1d"
+
+
 @dataclass(frozen=True)
 class Slo:
-    """One SLO of every service: its name, objective and, for latency, the bucket bound."""
+    """One SLO of a service: name, objective, the latency bucket bound (latency SLOs), the
+    period (rolling days, or a calendar month or week in a time zone) and the freeze level."""
 
     name: str
     objective: float
     latency_le: float | None = None
+    rolling_days: int | None = 30
+    calendar: str | None = None
+    timezone: str = "UTC"
+    freeze_below: float = 0.0
 
 
 DEFAULT_SLOS: tuple[Slo, ...] = (
     Slo("availability", AVAILABILITY_OBJECTIVE),
     Slo("latency", LATENCY_OBJECTIVE, LATENCY_THRESHOLD_S),
 )
+
+
+def slos_of(definitions: SloDefinitions | None, project: str, service: str) -> list[Slo]:
+    """The SLOs a service gets: the built-in ones, or those the definitions give it."""
+    if definitions is None:
+        return list(DEFAULT_SLOS)
+    return [
+        Slo(
+            d.name,
+            d.objective,
+            d.indicator.threshold_s,
+            d.period.rolling_days,
+            d.period.calendar,
+            d.period.timezone,
+            d.freeze_below,
+        )
+        for d in definitions.effective(project, service)
+    ]
+
+
+def period_start(slo: Slo, t: int) -> int:
+    """Exclusive start of the SLO period holding the instant t (epoch ms): t minus the rolling
+    days, or the local midnight that began the calendar month or ISO week in which the
+    millisecond before t falls (so at a boundary the period just ended is the current one)."""
+    if slo.rolling_days is not None:
+        return t - slo.rolling_days * DAY_MS
+    zone = ZoneInfo(slo.timezone)
+    moment = datetime.fromtimestamp((t - 1) / 1000, zone)
+    midnight = datetime(moment.year, moment.month, moment.day, tzinfo=zone)
+    if slo.calendar == "month":
+        midnight = datetime(moment.year, moment.month, 1, tzinfo=zone)
+    else:
+        monday = moment.date().toordinal() - moment.isoweekday() + 1
+        first = date.fromordinal(monday)
+        midnight = datetime(first.year, first.month, first.day, tzinfo=zone)
+    return round(midnight.timestamp() * 1000)
 
 
 def nearest_rank(values: Sequence[float], p: float) -> float | None:
@@ -126,11 +173,12 @@ def accepted_events(events: Iterable[Event], as_of: int) -> list[Event]:
 def compute_metrics(
     events: Iterable[Event],
     as_of: int,
-    slos: Sequence[Slo] = DEFAULT_SLOS,
+    slos: SloDefinitions | None = None,
     agent_top_n: int = AGENT_TOP_N,
 ) -> list[Sample]:
-    """Every metric of one project as of T = `as_of` (epoch ms); `agent_top_n` is how many of
-    the project's agents keep their name in the per-agent figures."""
+    """Every metric of one project as of T = `as_of` (epoch ms); `slos` are the SLO
+    definitions in force (None: the built-in SLOs); `agent_top_n` is how many of the
+    project's agents keep their name in the per-agent figures."""
     by_family: dict[str, list[Mapping[str, Any]]] = {}
     for family, event in accepted_events(events, as_of):
         by_family.setdefault(family, []).append(event)
@@ -476,14 +524,21 @@ class _Calculator:
 
     # --- SLO --------------------------------------------------------------------------
 
-    def slo(self, out: _Metrics, slos: Sequence[Slo]) -> None:
+    def slo(self, out: _Metrics, definitions: SloDefinitions | None) -> None:
         samples = self.family("sli")
+        deployed = [
+            d["occurred_at"]
+            for d in self.counted_deployments()
+            if self.in_window(d["occurred_at"], POLICY_WINDOW)
+        ]
+        held_from = self.as_of - RETENTION_MS
         for service in sorted({s["service"] for s in samples}):
             mine = [s for s in samples if s["service"] == service]
-            for window in SLO_WINDOWS:
-                inside = [s for s in mine if self.in_window(s["occurred_at"], window)]
-                for slo in slos:
-                    labels = {"service": service, "slo": slo.name}
+            project = mine[0]["project_id"]
+            for slo in slos_of(definitions, project, service):
+                labels = {"service": service, "slo": slo.name}
+                for window in SLO_WINDOWS:
+                    inside = [s for s in mine if self.in_window(s["occurred_at"], window)]
                     total = sum(s["requests_total"] for s in inside)
                     good = sum(good_requests(s, slo) for s in inside)
                     w = {**labels, "window": window}
@@ -493,14 +548,26 @@ class _Calculator:
                     out.add("devmetrics_slo_sli_ratio", w, sli)
                     burn = None if sli is None else (1 - sli) / (1 - slo.objective)
                     out.add("devmetrics_slo_burn_rate", w, burn)
-                    if window == SLO_PERIOD:
-                        budget = None
-                        if total > 0:
-                            budget = 1 - (total - good) / ((1 - slo.objective) * total)
-                        out.add("devmetrics_slo_error_budget_remaining_ratio", labels, budget)
-            for slo in slos:
-                labels = {"service": service, "slo": slo.name}
+
+                budget_at = _Budget(slo, mine, held_from)
+                budget, total_p, good_p = budget_at(self.as_of)
+                out.add("devmetrics_slo_error_budget_remaining_ratio", labels, budget)
+                out.add("devmetrics_slo_period_sli_ratio", labels, ratio(good_p, total_p))
                 out.add("devmetrics_slo_objective_ratio", labels, slo.objective)
+                start = period_start(slo, self.as_of) / 1000
+                out.add("devmetrics_slo_period_start_timestamp_seconds", labels, start)
+                frozen = budget is not None and budget < slo.freeze_below
+                out.add("devmetrics_slo_deploy_freeze", labels, 1 if frozen else 0)
+                violations = 0
+                for t in deployed:
+                    then, _, _ = budget_at(t - t % MINUTE_MS)
+                    if then is not None and then < slo.freeze_below:
+                        violations += 1
+                out.add(
+                    "devmetrics_slo_policy_violations",
+                    {**labels, "window": POLICY_WINDOW},
+                    violations,
+                )
 
     # --- development process ----------------------------------------------------------
 
@@ -636,6 +703,27 @@ def is_rework(deployment: Mapping[str, Any]) -> bool:
         deployment["kind"] in ("hotfix", "rollback")
         or deployment["remediates_incident_id"] is not None
     )
+
+
+class _Budget:
+    """An SLO's error budget remaining as of any instant, over one service's samples."""
+
+    def __init__(self, slo: Slo, samples: list[Mapping[str, Any]], held_from: int) -> None:
+        self.slo, self.held_from = slo, held_from
+        # Running totals in time order: the requests of (a, b] are those at b minus those at a.
+        ordered = sorted(samples, key=lambda s: s["occurred_at"])
+        self.times = [s["occurred_at"] for s in ordered]
+        self.total = list(accumulate((s["requests_total"] for s in ordered), initial=0))
+        self.good = list(accumulate((good_requests(s, slo) for s in ordered), initial=0))
+
+    def __call__(self, t: int) -> tuple[float | None, int, int]:
+        """Budget remaining as of t, with the period's total and good requests."""
+        start = max(period_start(self.slo, t), self.held_from)
+        a, b = bisect_right(self.times, start), bisect_right(self.times, t)
+        total, good = self.total[b] - self.total[a], self.good[b] - self.good[a]
+        if total == 0:
+            return None, 0, 0
+        return 1 - (total - good) / ((1 - self.slo.objective) * total), total, good
 
 
 def good_requests(sample: Mapping[str, Any], slo: Slo) -> int:

@@ -144,6 +144,30 @@ def example_record(
                     slo=slo,
                 )
             )
+            add(
+                sample(
+                    "devmetrics_slo_period_sli_ratio",
+                    1 - rng.uniform(0, 3) * (1 - objective),
+                    service=service,
+                    slo=slo,
+                )
+            )
+            start = as_of_ms / 1000 - 30 * 86400
+            add(
+                sample(
+                    "devmetrics_slo_period_start_timestamp_seconds", start, service=service, slo=slo
+                )
+            )
+            add(sample("devmetrics_slo_deploy_freeze", rng.randint(0, 1), service=service, slo=slo))
+            add(
+                sample(
+                    "devmetrics_slo_policy_violations",
+                    rng.randint(0, 3),
+                    service=service,
+                    slo=slo,
+                    window="1d",
+                )
+            )
             for window, seconds in _WINDOW_SECONDS.items():
                 total = int(rate * seconds)
                 good = total - int(total * rng.uniform(0, 3) * (1 - objective))

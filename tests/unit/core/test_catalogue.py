@@ -95,16 +95,18 @@ def test_the_independent_truth_names_the_same_families_with_the_same_labels() ->
 
 
 def test_series_per_project_as_docs_exporters_states() -> None:
-    # docs/exporters.md, "The series a project costs": 262 + 68 per service, by hand:
+    # docs/exporters.md, "The series a project costs": 262 + 76 per service, by hand:
     # 5 of the project's own; DORA 3 windows x (deployments 1 + lead 2 + recovery 2 + ratios 2)
     # + deploy days 1 + 5 tiers = 27; process 2 actors x (backlog 1 + 2 windows x (16 + 4 x 2));
     # AI impact: coverage 3 + lead by author 3 x 2 x 2 + share 3 + by assist 3 x 3 x 2
     # + per agent 5 x 2 windows x 4 labels + lineage 2 windows x 7 hops x 2 authors x 2;
-    # per service 2 SLOs x (objective + budget + 4 windowed figures x 8 windows).
+    # per service 2 SLOs x (objective + budget + period SLI + period start + freeze
+    # + violations 1d + 4 windowed figures x 8 windows).
     ai_impact = 3 + 12 + 3 + 18 + 40 + 56
     assert catalogue.fixed_series() == 5 + 27 + 2 * (1 + 2 * (16 + 8)) + ai_impact == 262
-    assert catalogue.series_per_service() == 2 * (2 + 4 * 8) == 68
-    assert "series(S) = 262 + 68 * S" in (REPO_ROOT / "docs" / "exporters.md").read_text()
+    assert catalogue.series_per_service() == 2 * (6 + 4 * 8) == 76
+    assert catalogue.series_per_slo() == 38
+    assert "series(S) = 262 + 76 * S" in (REPO_ROOT / "docs" / "exporters.md").read_text()
 
 
 def test_a_family_with_an_unknown_window_or_type_is_refused() -> None:

@@ -62,12 +62,12 @@ def test_sizes(boards: dict[str, dict[str, Any]]) -> None:
     assert panels == {
         "health.json": 30,  # with the webhook receiver row
         "dora.json": 19,
-        "slo.json": 15,
-        "project.json": 53,
+        "slo.json": 19,
+        "project.json": 57,
         "top.json": 14,
         "ai.json": 40,
     }
-    assert sum(len(list(queries(board))) for board in boards.values()) == 262
+    assert sum(len(list(queries(board))) for board in boards.values()) == 275
 
 
 # The recording rules that copied or aggregated exported series, removed: a dashboard reads
@@ -227,12 +227,13 @@ def test_datasources(boards: dict[str, dict[str, Any]]) -> None:
         ("ai.json", "Share of tasks completed by AI agents, 90 days"),
         ("dora.json", "Deployments in 30 days and overall tier, 90 days"),
         ("health.json", "Projects reporting, 90 days"),
+        ("slo.json", "Deployments during a freeze, 90 days"),
         ("slo.json", "Error budget left, 90 days"),
     ]
     assert fleet == {
         "health.json": 5,
         "dora.json": 15,
-        "slo.json": 11,
+        "slo.json": 13,
         "top.json": 14,
         "ai.json": 38,
     }
@@ -254,7 +255,7 @@ def test_every_fleet_panel_reads_and_names_victoriametrics(
                 found += 1
                 assert panel["datasource"]["uid"] == VICTORIAMETRICS_UID, panel["title"]
                 assert "Reads VictoriaMetrics (fleet-wide" in panel["description"], panel["title"]
-    assert found == 86  # every VictoriaMetrics panel but the fleet alerts table (ALERTS)
+    assert found == 88  # every VictoriaMetrics panel but the fleet alerts table (ALERTS)
     # Top projects ranks the fleet: its team variable lists every Prometheus server's teams.
     (team,) = [v for v in boards["top.json"]["templating"]["list"] if v["name"] == "team"]
     assert team["datasource"]["uid"] == VICTORIAMETRICS_UID

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from agg_helpers import D, H, M, T
 
-from core.processor_settings import SloPolicy
 from processors.aggregators import HourBlock, ProjectLedger, to_row
+from processors.aggregators.blocks import BLOCK_FORMAT
 from processors.aggregators.rows import ChangeRow
 from producers.simulator.truth import compute_metrics
 
@@ -326,7 +326,7 @@ def test_a_change_stored_in_block_format_1_loads_without_an_author(
     deployed = event("deployment", T - H, "pat", deployment_id="d1", change_ids=["c1"])
     ledger = ProjectLedger("p1")
     ledger.fold("deployment", deployed)
-    row = to_row("change", committed, SloPolicy())
+    row = to_row("change", committed)
     legacy = json.dumps({"v": 1, "rows": [["change", row.t, row.key, "c1", T - 2 * H]]})
     block = HourBlock.from_bytes(legacy.encode())
     assert block.rows == [ChangeRow(row.t, row.key, "c1", T - 2 * H)]
@@ -335,6 +335,6 @@ def test_a_change_stored_in_block_format_1_loads_without_an_author(
     assert _get(found, "devmetrics_dora_lead_time_seconds", window="1d", quantile="0.5") == 3600
     assert _get(found, BY_ASSIST, window="1d", ai_assisted="false") == 1
     assert not [key for key in found if key[0] == LEAD]
-    # Written again, the block is format 2 and keeps every field.
+    # Written again, the block is in the current format and keeps every field.
     fresh = HourBlock([row]).to_bytes()
-    assert json.loads(fresh)["v"] == 2 and HourBlock.from_bytes(fresh).rows == [row]
+    assert json.loads(fresh)["v"] == BLOCK_FORMAT and HourBlock.from_bytes(fresh).rows == [row]

@@ -11,7 +11,7 @@ from agg_helpers import D, H, M, T, as_map, value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.processor_settings import SloPolicy
+from core.slo_definitions import SloDefinitions
 from processors.aggregators import HourBlock, ProjectLedger, ProjectState, hour_of, to_row
 from processors.aggregators.blocks import BlockFormatError, block_key, parse_block_key
 from processors.aggregators.metrics import snapshot
@@ -209,7 +209,7 @@ def test_prune_drops_what_left_the_retention(events: list[Event]) -> None:
 def test_blocks_round_trip_and_rebuild_the_same_state(events: list[Event]) -> None:
     live = _fold_all(events)
     stored = {block_key("p1", h): b.to_bytes() for h, b in live.blocks.items()}
-    rebuilt = ProjectState("p1", SloPolicy())
+    rebuilt = ProjectState("p1", SloDefinitions())
     for key, data in stored.items():
         assert parse_block_key(key)[0] == "p1"
         for row in HourBlock.from_bytes(data).rows:
@@ -219,7 +219,7 @@ def test_blocks_round_trip_and_rebuild_the_same_state(events: list[Event]) -> No
 
 
 def test_block_dedups_and_refuses_garbage(make_event: Factory) -> None:
-    row = to_row("rfc", make_event("rfc", T), SloPolicy())
+    row = to_row("rfc", make_event("rfc", T))
     block = HourBlock([row, row])
     assert len(block) == 1
     assert HourBlock.from_bytes(block.to_bytes()).rows == [row]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from agg_helpers import D, M, T, value
 
-from core.processor_settings import SloPolicy, SloTarget
+from core.slo_definitions import parse_slo_yaml
 from processors.aggregators import ProjectLedger, Sample
 
 pytestmark = pytest.mark.unit
@@ -97,10 +97,18 @@ def test_service_without_traffic_in_windows_has_zero_counts_and_no_ratios(
 
 
 def test_service_objectives_are_configurable(make_event: Factory) -> None:
-    policy = SloPolicy(
-        services={"api": SloTarget(availability_objective=0.99, latency_threshold_s=0.5)}
+    definitions = parse_slo_yaml(
+        """
+slos:
+  - {name: availability, services: [api], indicator: {kind: availability}, objective: 0.99}
+  - name: latency
+    services: [api]
+    indicator: {kind: latency, threshold_s: 0.5}
+    objective: 0.99
+""",
+        "slo.yaml",
     )
-    ledger = ProjectLedger("p1", policy)
+    ledger = ProjectLedger("p1", definitions)
     ledger.fold("sli", _sli(make_event, T - M, 100, 90, [(0.3, 40), (0.5, 80)]))
     samples = ledger.snapshot(T)
     labels = {"service": "api", "window": "5m"}

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from agg_helpers import D, H, T
 
-from core.processor_settings import SloPolicy
+from core.slo_definitions import SloDefinitions
 from processors.aggregators import HourBlock, ProjectLedger, ProjectState, hour_of, to_row
+from processors.aggregators.blocks import BLOCK_FORMAT
 from processors.aggregators.rows import TeamMark
 
 pytestmark = pytest.mark.unit
@@ -80,7 +81,7 @@ def test_rebuild_from_stored_blocks_keeps_the_team(make_event: Factory) -> None:
     ]
     ledger = _fold_all(events)
     assert ledger.blocks[hour_of(T - 2 * H)].team == TeamMark(T - 2 * H, _digest(_id(2)), "new")
-    rebuilt = ProjectState("p1", SloPolicy())
+    rebuilt = ProjectState("p1", SloDefinitions())
     for block in reversed(list(ledger.blocks.values())):
         loaded = HourBlock.from_bytes(block.to_bytes())
         for row in loaded.rows:
@@ -90,14 +91,14 @@ def test_rebuild_from_stored_blocks_keeps_the_team(make_event: Factory) -> None:
 
 
 def test_block_without_team_field_still_loads(make_event: Factory) -> None:
-    row = to_row("rfc", make_event("rfc", T), SloPolicy())
+    row = to_row("rfc", make_event("rfc", T))
     legacy = json.dumps({"v": 1, "rows": [["rfc", *row]]}).encode()
     block = HourBlock.from_bytes(legacy)
     assert block.rows == [row] and block.team is None
-    # And a block of events without a team is written without one (format 2).
+    # And a block of events without a team is written without one.
     assert (
         HourBlock([row]).to_bytes()
-        == json.dumps({"v": 2, "rows": [["rfc", *row]]}, separators=(",", ":")).encode()
+        == json.dumps({"v": BLOCK_FORMAT, "rows": [["rfc", *row]]}, separators=(",", ":")).encode()
     )
 
 

@@ -8,6 +8,7 @@ the state keeps, so a changed definition changes the next snapshot without re-in
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -61,21 +62,29 @@ def _good(sums: SliSums, definition: SloDefinition) -> int:
     return sums.good if threshold is None else sums.good_under(threshold)
 
 
-def budget_remaining(
+def period_counts(
     series: SliSeries, definition: SloDefinition, as_of: int, held_from: int
-) -> float | None:
-    """1 - bad / ((1 - objective) * total) over the period that holds `as_of`, counting only
-    samples after `held_from` (T - 31d: what the state holds); None without requests."""
+) -> tuple[int, int]:
+    """(total, good) requests of the period that holds `as_of`, counting only the samples
+    after `held_from` (T - 31d: what the state holds)."""
     start = max(period_start(definition.period, as_of), held_from)
     sums = series.sums(*_buckets(start, as_of))
-    if sums.requests == 0:
-        return None
-    bad = sums.requests - _good(sums, definition)
-    return 1 - bad / ((1 - definition.objective) * sums.requests)
+    return sums.requests, _good(sums, definition)
 
 
-def _frozen(budget: float | None, definition: SloDefinition) -> bool:
-    return budget is not None and budget < definition.freeze_below
+def _budget(total: int, good: int, objective: float) -> float | None:
+    """1 - bad / ((1 - objective) * total); None without requests."""
+    return None if total == 0 else 1 - (total - good) / ((1 - objective) * total)
+
+
+def _frozen(total: int, good: int, definition: SloDefinition) -> bool:
+    """Whether the budget remaining is below `freeze_below`, decided exactly: objective and
+    level read as the decimals they are written as, so a budget spent exactly (remaining 0)
+    does not freeze under the default level 0, whatever the float rounding of the ratio."""
+    if total == 0:
+        return False
+    allowed = (1 - Fraction(repr(definition.objective))) * total
+    return (total - good) > (1 - Fraction(repr(definition.freeze_below))) * allowed
 
 
 def slo_samples(state: ProjectState, as_of: int) -> list[Sample]:
@@ -110,20 +119,19 @@ def slo_samples(state: ProjectState, as_of: int) -> list[Sample]:
                         Sample(catalogue.SLO_BURN_RATE.name, labels, (1 - sli) / (1 - objective))
                     )
             start = period_start(definition.period, as_of)
-            period = series.sums(*_buckets(max(start, held_from), as_of))
-            budget = budget_remaining(series, definition, as_of, held_from)
+            total_p, good_p = period_counts(series, definition, as_of, held_from)
+            budget = _budget(total_p, good_p, objective)
             if budget is not None:
                 samples.append(
                     Sample(catalogue.SLO_ERROR_BUDGET_REMAINING_RATIO.name, base, budget)
                 )
-                sli_p = _good(period, definition) / period.requests
-                samples.append(Sample(catalogue.SLO_PERIOD_SLI_RATIO.name, base, sli_p))
+                samples.append(Sample(catalogue.SLO_PERIOD_SLI_RATIO.name, base, good_p / total_p))
             samples.append(Sample(catalogue.SLO_OBJECTIVE_RATIO.name, base, objective))
             samples.append(Sample(catalogue.SLO_PERIOD_START_TIMESTAMP.name, base, start / 1000))
-            frozen = _frozen(budget, definition)
+            frozen = _frozen(total_p, good_p, definition)
             samples.append(Sample(catalogue.SLO_DEPLOY_FREEZE.name, base, float(frozen)))
             violations = sum(
-                _frozen(budget_remaining(series, definition, at, held_from), definition)
+                _frozen(*period_counts(series, definition, at, held_from), definition)
                 for at in deployed
             )
             samples.append(

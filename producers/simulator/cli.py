@@ -79,6 +79,12 @@ log = logging.getLogger(__name__)
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the expected metrics (truth file) here.",
 )
+@click.option(
+    "--slo-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SLO definitions the truth computes the SLOs under (default: the processor's "
+    "`slo_file` setting, else the built-in SLOs).",
+)
 @click.option("--no-kafka", is_flag=True, help="Generate (and write the truth) without producing.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit.")
 @click.pass_context
@@ -96,11 +102,15 @@ def simulate(
     scenario_file: Path | None,
     no_default_scenarios: bool,
     truth_path: Path | None,
+    slo_file: Path | None,
     no_kafka: bool,
     dry_run: bool,
 ) -> None:
     """Simulate projects' development events (backfill or live) into Kafka."""
     settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    if slo_file is not None:
+        processor = settings.processor.model_copy(update={"slo_file": slo_file})
+        settings = settings.model_copy(update={"processor": processor})
     clock = SystemClock()
     is_live = mode == "live"
     try:

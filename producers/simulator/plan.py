@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from core.settings import Settings
+from core.slo_definitions import SloConfigError, SloDefinitions, load_slo_file
 from producers.simulator.model import MINUTE_MS, project_id_of
 from producers.simulator.runner import (
     LiveOptions,
@@ -74,6 +75,17 @@ def plan_run(
     )
 
 
+def _slo_definitions(settings: Settings) -> SloDefinitions | None:
+    """The processors' SLO definitions (`processor.slo_file`), which the truth honours."""
+    path = settings.processor.slo_file
+    if path is None:
+        return None
+    try:
+        return load_slo_file(path)
+    except SloConfigError as exc:
+        raise click.ClickException(f"SLO definitions unusable:\n{exc}") from exc
+
+
 def execute(
     plan: RunPlan,
     settings: Settings,
@@ -85,6 +97,7 @@ def execute(
     """Run the plan: produce (unless `no_kafka`) with a progress line, write the truth file
     when asked, print the delivery report; a failed delivery raises ClickException."""
     days = plan.days
+    slos = _slo_definitions(settings) if truth_path else None
     clock = SystemClock()
     publisher = None
     if not no_kafka:
@@ -111,7 +124,7 @@ def execute(
             progress=progress,
         )
         truth = (
-            live_truth(plan, result.as_of, published, days, settings.processor.agent_top_n)
+            live_truth(plan, result.as_of, published, days, settings.processor.agent_top_n, slos)
             if truth_path
             else None
         )
@@ -124,6 +137,7 @@ def execute(
                 sli_interval_s=plan.sli_interval_s,
                 projects={},
                 agent_top_n=settings.processor.agent_top_n,
+                slos=slos,
             )
             if truth_path
             else None

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
+from core.slo_definitions import SloDefinitions
 from producers.simulator.generator import Event, SimConfig, generate_project, project_spec
 from producers.simulator.model import DAY_MS, ProjectSpec
 from producers.simulator.scenarios import ScenarioSpan
@@ -289,6 +290,7 @@ def live_truth(
     published: Mapping[str, list[Event]],
     days: float,
     agent_top_n: int = AGENT_TOP_N,
+    slos: SloDefinitions | None = None,
 ) -> TruthFile:
     """The truth of a live run as of its stop time, from the events it published."""
     truth = TruthFile(
@@ -298,6 +300,7 @@ def live_truth(
         sli_interval_s=plan.sli_interval_s,
         projects={},
         agent_top_n=agent_top_n,
+        slos=slos,
     )
     for index in range(1, plan.n_projects + 1):
         spec = project_spec(plan.seed, index)

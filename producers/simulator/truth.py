@@ -556,12 +556,12 @@ class _Calculator:
                 out.add("devmetrics_slo_objective_ratio", labels, slo.objective)
                 start = period_start(slo, self.as_of) / 1000
                 out.add("devmetrics_slo_period_start_timestamp_seconds", labels, start)
-                frozen = budget is not None and budget < slo.freeze_below
+                frozen = freeze_holds(slo, total_p, good_p)
                 out.add("devmetrics_slo_deploy_freeze", labels, 1 if frozen else 0)
                 violations = 0
                 for t in deployed:
-                    then, _, _ = budget_at(t - t % MINUTE_MS)
-                    if then is not None and then < slo.freeze_below:
+                    _, total_then, good_then = budget_at(t - t % MINUTE_MS)
+                    if freeze_holds(slo, total_then, good_then):
                         violations += 1
                 out.add(
                     "devmetrics_slo_policy_violations",
@@ -726,6 +726,15 @@ class _Budget:
         return 1 - (total - good) / ((1 - self.slo.objective) * total), total, good
 
 
+def freeze_holds(slo: Slo, total: int, good: int) -> bool:
+    """Budget remaining below the freeze level, in exact decimals (the figures as written)."""
+    if total == 0:
+        return False
+    objective, level = Fraction(str(slo.objective)), Fraction(str(slo.freeze_below))
+    remaining = 1 - Fraction(total - good) / ((1 - objective) * total)
+    return remaining < level
+
+
 def good_requests(sample: Mapping[str, Any], slo: Slo) -> int:
     """Good requests of one SLI sample for an SLO; a latency SLO without its bucket gets 0."""
     if slo.latency_le is None:
@@ -808,6 +817,8 @@ class TruthFile:
     projects: dict[str, dict[str, Any]]
     agent_top_n: int = AGENT_TOP_N
     """The processors' `agent_top_n` the per-agent figures are computed for."""
+    slos: SloDefinitions | None = None
+    """The SLO definitions the SLOs are computed under (None: the built-in SLOs)."""
 
     def add_project(
         self,
@@ -825,7 +836,9 @@ class TruthFile:
             "services": list(services),
             "scenarios": [dict(s) for s in scenarios],
             "events": len(events),
-            "metrics": compute_metrics(events, self.as_of, agent_top_n=self.agent_top_n),
+            "metrics": compute_metrics(
+                events, self.as_of, slos=self.slos, agent_top_n=self.agent_top_n
+            ),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -835,6 +848,7 @@ class TruthFile:
             "days": self.days,
             "sli_interval_s": self.sli_interval_s,
             "agent_top_n": self.agent_top_n,
+            "slo_definitions": None if self.slos is None else self.slos.model_dump(mode="json"),
             "projects": self.projects,
         }
 

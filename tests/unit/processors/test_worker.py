@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -416,3 +417,70 @@ def test_a_project_found_expired_when_loading_is_swept_too(
     assert [t.key for t in after.sweep(later)] == [b"p1"]
     assert sorted(store.data) == [block_key("p2", hour_of(later - H))]
     assert after.sweep(later) == []
+
+
+def _latency_good(
+    worker: FoldWorker, codec: Codec, now_ms: int, due: bool = True
+) -> tuple[float, list[str]]:
+    """The latency SLO's good requests (5m) and the SLO names of the project's snapshot, as
+    published when due (`due`: the project must be due, else it is computed anyway)."""
+    (out,) = worker.publish_due(now_ms, flush=True) if due else [worker.snapshot("p1", now_ms)]
+    record = codec.decode(out.value).record
+    found = [
+        m["value"]
+        for m in record["metrics"]
+        if m["name"] == "devmetrics_slo_requests_good"
+        and m["labels"] == {"service": "api", "slo": "latency", "window": "5m"}
+    ]
+    return found[0], sorted({m["labels"].get("slo", "") for m in record["metrics"]} - {""})
+
+
+def test_a_changed_slo_file_applies_at_the_next_snapshot_without_reading_events_again(
+    codec: Codec, make_event: Factory, tmp_path: Path
+) -> None:
+    from core.slo_definitions import SloConfigError, load_slo_file
+    from producers.simulator.truth import compute_metrics
+
+    path = tmp_path / "slo.yaml"
+    path.write_text("slos: []\n")
+    worker = _worker(slo_file=path)
+    events = [
+        make_event(
+            "sli",
+            T - 60_000 * k,
+            requests_total=100,
+            requests_good=99,
+            latency_buckets=[{"le": 0.3, "count": 50 + k}, {"le": 0.5, "count": 90 + k}],
+        )
+        for k in (1, 2)
+    ]
+    outcome = worker.process([_message(codec, "sli", e, offset=i) for i, e in enumerate(events)], T)
+    assert outcome.applied == 2
+    assert _latency_good(worker, codec, T + 10) == (103.0, ["availability", "latency"])
+    assert worker.reload_slo_definitions(T + 20) is False  # unchanged file
+
+    path.write_text(
+        "slos:\n  - {name: latency, indicator: {kind: latency, threshold_s: 0.5}, "
+        "objective: 0.95}\n  - {name: fast, indicator: {kind: latency, threshold_s: 0.3}, "
+        "objective: 0.5}\n"
+    )
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert worker.reload_slo_definitions(T + 30) is True
+    good, slos = _latency_good(worker, codec, T + 40)
+    assert (good, slos) == (183.0, ["availability", "fast", "latency"])
+    truth = compute_metrics([("sli", e) for e in events], T, slos=load_slo_file(path))
+    (expected,) = [
+        s["value"]
+        for s in truth
+        if s["name"] == "devmetrics_slo_requests_good"
+        and s["labels"] == {"service": "api", "slo": "latency", "window": "5m"}
+    ]
+    assert good == expected
+
+    path.write_text("slos:\n  - {name: latency, objective: 2}\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    with pytest.raises(SloConfigError, match=r"slo.yaml:2: slos.0.indicator: Field required"):
+        worker.reload_slo_definitions(T + 50)
+    assert worker.publish_due(T + 60, flush=True) == []  # nothing changed
+    assert _latency_good(worker, codec, T + 60, due=False)[0] == 183.0  # the ones in force

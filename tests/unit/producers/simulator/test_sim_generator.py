@@ -201,7 +201,16 @@ def test_truth_file_shape(tmp_path: Any, small_run: list[Any]) -> None:
     path = tmp_path / "truth.json"
     truth.write(path)
     data = json.loads(path.read_text())
-    assert set(data) == {"as_of", "seed", "days", "sli_interval_s", "agent_top_n", "projects"}
+    assert set(data) == {
+        "as_of",
+        "seed",
+        "days",
+        "sli_interval_s",
+        "agent_top_n",
+        "slo_definitions",
+        "projects",
+    }
+    assert data["slo_definitions"] is None  # the built-in SLOs
     entry = data["projects"][spec.project_id]
     assert entry["events"] == len(events)
     assert entry["profile"] in TIERS

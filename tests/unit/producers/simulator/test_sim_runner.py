@@ -154,6 +154,45 @@ def test_cli_no_kafka_writes_truth(tmp_path: Path) -> None:
     assert "generated" in result.output
 
 
+def test_cli_truth_honours_the_slo_definitions_given(tmp_path: Path) -> None:
+    slo_file = tmp_path / "slo.yaml"
+    slo_file.write_text(
+        "defaults: false\nslos:\n"
+        "  - {name: fast, indicator: {kind: latency, threshold_s: 0.1}, objective: 0.9,\n"
+        "     period: {calendar: week, timezone: Europe/Paris}, freeze_below: 0.2}\n"
+    )
+    path = tmp_path / "truth.json"
+    args = ["--projects", "2", "--days", "1", "--end", "2026-01-01T00:00:30Z", "--no-kafka"]
+    result = CliRunner().invoke(
+        simulate, [*args, "--truth", str(path), "--slo-file", str(slo_file)], obj=Settings()
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(path.read_text())
+    assert [d["name"] for d in data["slo_definitions"]["slos"]] == ["fast"]
+    slos = {
+        m["labels"]["slo"]
+        for project in data["projects"].values()
+        for m in project["metrics"]
+        if m["name"].startswith("devmetrics_slo_")
+    }
+    assert slos == {"fast"}
+    # A Monday-started week in Paris: the period began 29 December 2025, 00:00 CET.
+    starts = {
+        m["value"]
+        for project in data["projects"].values()
+        for m in project["metrics"]
+        if m["name"] == "devmetrics_slo_period_start_timestamp_seconds"
+    }
+    assert starts == {1766962800.0}
+
+    slo_file.write_text("slos:\n  - {name: fast, objective: 0.9}\n")
+    result = CliRunner().invoke(
+        simulate, [*args, "--truth", str(path), "--slo-file", str(slo_file)], obj=Settings()
+    )
+    assert result.exit_code == 1
+    assert "slo.yaml:2: slos.0.indicator: Field required" in result.output
+
+
 def test_cli_dry_run_lists_default_scenarios() -> None:
     result = CliRunner().invoke(
         simulate,

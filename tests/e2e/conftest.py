@@ -20,6 +20,7 @@ from support.pipeline import (
     run_backfill,
     start_worker,
     wait_for,
+    write_slo_file,
 )
 
 from core.kafka import ensure_topics
@@ -40,7 +41,14 @@ def pipeline(
     )
     ensure_topics(kafka)
     as_of_ms = (int(time.time() * 1000) // MINUTE_MS) * MINUTE_MS
-    worker = start_worker(kafka, as_of_ms, workdir, "worker", agent_top_n=E2E_AGENT_TOP_N)
+    worker = start_worker(
+        kafka,
+        as_of_ms,
+        workdir,
+        "worker",
+        agent_top_n=E2E_AGENT_TOP_N,
+        slo_file=write_slo_file(workdir),
+    )
     monitoring_stack.add_targets(
         "processors", kafka.topic_prefix, [f"127.0.0.1:{worker.metrics_port}"]
     )

@@ -33,6 +33,7 @@ from support.pipeline import (
     series,
     start_worker,
     wait_for,
+    write_slo_file,
 )
 
 from core.kafka import client_config, ensure_topics
@@ -365,7 +366,14 @@ def test_shuffled_and_duplicated_events_give_identical_state(
         stream.insert(min(len(stream), position + rng.randint(1, 5000)), stream[position])
 
     workdir = tmp_path_factory.mktemp("shuffled")
-    worker = start_worker(kafka, pipeline.as_of_ms, workdir, "worker", agent_top_n=E2E_AGENT_TOP_N)
+    worker = start_worker(
+        kafka,
+        pipeline.as_of_ms,
+        workdir,
+        "worker",
+        agent_top_n=E2E_AGENT_TOP_N,
+        slo_file=write_slo_file(workdir),
+    )
     reader = StateReader(kafka)
     try:
         with Publisher(kafka) as publisher:

@@ -33,6 +33,7 @@ from confluent_kafka import Consumer, TopicPartition
 from core import catalogue
 from core.kafka import client_config
 from core.settings import KafkaSettings
+from core.slo_definitions import parse_slo_yaml
 from devmetrics.stack.process import free_port
 from producers.publisher import Publisher
 from producers.simulator import (
@@ -61,6 +62,40 @@ STALL_S = 300
 # exercised end to end (the product's default is 3).
 E2E_AGENT_TOP_N = 1
 MINUTE_MS, DAY_MS = 60_000, 86_400_000
+# The SLO definitions of the e2e pipeline (docs/slo-definitions.md): besides the built-in
+# SLOs, some services get their own objective over a calendar month with a freeze level, the
+# first hundred projects their own latency bound over an ISO week in another zone, and the
+# web services of proj-01xx a third SLO over a rolling week.
+E2E_SLO_YAML = """\
+defaults: true
+slos:
+  - name: availability
+    services: [api, gateway]
+    indicator: {kind: availability}
+    objective: 0.995
+    period: {calendar: month, timezone: Europe/Berlin}
+    freeze_below: 0.25
+  - name: latency
+    projects: ["proj-00??"]
+    indicator: {kind: latency, threshold_s: 0.5}
+    objective: 0.95
+    period: {calendar: week, timezone: America/New_York}
+  - name: fast
+    projects: ["proj-01*"]
+    services: [web]
+    indicator: {kind: latency, threshold_s: 0.1}
+    objective: 0.9
+    period: {rolling_days: 7}
+    freeze_below: 0.5
+"""
+E2E_SLOS = parse_slo_yaml(E2E_SLO_YAML, "e2e-slo.yaml")
+
+
+def write_slo_file(workdir: Path, text: str = E2E_SLO_YAML) -> Path:
+    path = workdir / "slo.yaml"
+    path.write_text(text)
+    return path
+
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -194,7 +229,9 @@ def run_backfill(kafka: KafkaSettings, as_of_ms: int) -> Backfill:
             backfill.truth[pid] = {
                 "events": len(events),
                 "scenarios": [s.to_dict() for s in project_spans],
-                "metrics": compute_metrics(events, as_of_ms, agent_top_n=E2E_AGENT_TOP_N),
+                "metrics": compute_metrics(
+                    events, as_of_ms, slos=E2E_SLOS, agent_top_n=E2E_AGENT_TOP_N
+                ),
             }
             backfill.events += len(events)
         report = publisher.flush(120)
@@ -253,13 +290,16 @@ def start_worker(
     name: str,
     app_id: str | None = None,
     agent_top_n: int | None = None,
+    slo_file: Path | None = None,
 ) -> Subprocess:
     """`devmetrics process --as-of T` (app `<prefix>-<name>` unless given: workers of one app
-    share its partitions); its /metrics port is `.metrics_port`. `agent_top_n` sets the
-    processor setting of that name (through its environment variable)."""
+    share its partitions); its /metrics port is `.metrics_port`. `agent_top_n` and `slo_file`
+    set the processor settings of those names (through their environment variables)."""
     env = kafka_env(kafka)
     if agent_top_n is not None:
         env["DEVMETRICS_PROCESSOR__AGENT_TOP_N"] = str(agent_top_n)
+    if slo_file is not None:
+        env["DEVMETRICS_PROCESSOR__SLO_FILE"] = str(slo_file)
     metrics_port = free_port()
     worker = Subprocess(
         [

@@ -83,7 +83,7 @@ def test_every_dashboard_query_returns_pipeline_data(pipeline: Any) -> None:
     for where in proof.variables_without_values:
         print(f"  no values, All used: {where}")
     assert proof.failures == [], "\n".join(proof.failures)
-    assert (proof.dashboards, proof.queries) == (6, 262)
+    assert (proof.dashboards, proof.queries) == (6, 275)
     assert set(proof.empty.values()) <= ALLOWED
     assert proof.with_data_from_victoriametrics > 0
     # The fleet panels see the whole fleet in VictoriaMetrics; with several Prometheus

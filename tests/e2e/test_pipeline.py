@@ -64,6 +64,18 @@ def test_state_snapshots_equal_the_truth_for_every_project_and_metric(
         compared += len(truth["metrics"])
     assert not problems, f"{len(problems)} projects differ: {dict(list(problems.items())[:5])}"
     assert compared > 100 * len(pipeline.truth)
+    # The SLO definitions (support.pipeline.E2E_SLO_YAML) reach every kind of SLO figure:
+    # own objectives, calendar periods, a third SLO, freezes and deployments made during one.
+    values = [m for t in pipeline.truth.values() for m in t["metrics"]]
+    objectives = {m["value"] for m in values if m["name"] == "devmetrics_slo_objective_ratio"}
+    assert objectives == {0.9, 0.95, 0.99, 0.995, 0.999}
+    assert {m["labels"]["slo"] for m in values if m["name"].startswith("devmetrics_slo_")} == {
+        "availability",
+        "latency",
+        "fast",
+    }
+    assert any(m["name"] == "devmetrics_slo_deploy_freeze" and m["value"] == 1 for m in values)
+    assert any(m["name"] == "devmetrics_slo_policy_violations" and m["value"] > 0 for m in values)
 
 
 def test_poison_is_dead_lettered_and_duplicates_are_counted_once(pipeline: PipelineRun) -> None:

@@ -65,7 +65,8 @@ MINUTE_MS, DAY_MS = 60_000, 86_400_000
 # The SLO definitions of the e2e pipeline (docs/slo-definitions.md): besides the built-in
 # SLOs, some services get their own objective over a calendar month with a freeze level, the
 # first hundred projects their own latency bound over an ISO week in another zone, and the
-# web services of proj-01xx a third SLO over a rolling week.
+# web services of proj-01xx a third SLO over a rolling week, and proj-02xx (one day of
+# history, deployments in it) a freeze level that most of their error budgets are under.
 E2E_SLO_YAML = """\
 defaults: true
 slos:
@@ -87,6 +88,11 @@ slos:
     objective: 0.9
     period: {rolling_days: 7}
     freeze_below: 0.5
+  - name: availability
+    projects: ["proj-02*"]
+    indicator: {kind: availability}
+    objective: 0.999
+    freeze_below: 0.99
 """
 E2E_SLOS = parse_slo_yaml(E2E_SLO_YAML, "e2e-slo.yaml")
 

@@ -5,9 +5,9 @@ A worker of its own folds twenty 14-day projects (every scenario among them) und
 SLO definitions (support.pipeline.E2E_SLO_YAML: own objectives, a calendar month in Berlin, an
 ISO week in New York, a third SLO, freeze levels). Its snapshots equal the truth computed
 under those definitions. Then the file is rewritten: a latency bound moves from 0.5 s to 1 s,
-objectives and a freeze level change, an SLO is added. Every project's next snapshot equals
-the truth computed under the new definitions, while the worker consumed nothing more and
-folded nothing more.
+objectives and a freeze level change, an SLO is added. Every project's next snapshot, and
+every SLO series an exporter shard serves, equals the truth computed under the new
+definitions, while the worker consumed nothing more and folded nothing more.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.pipeline import (
     E2E_SLO_YAML,
     MINUTE_MS,
+    Key,
     StateReader,
+    Subprocess,
     differences,
+    kafka_env,
     project_events,
     scenario_spans,
     series,
@@ -35,6 +38,7 @@ from support.pipeline import (
 from core.kafka import ensure_topics
 from core.settings import KafkaSettings
 from core.slo_definitions import SloDefinitions, parse_slo_yaml
+from devmetrics.stack.process import free_port
 from producers.publisher import Publisher
 from producers.simulator import compute_metrics
 
@@ -62,6 +66,25 @@ def _worker_counters(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]],
         for sample in family.samples
         if sample.name.endswith("_total")
     }
+
+
+def _served_slo_series(port: int) -> dict[str, dict[Key, float]]:
+    """Per project, the SLO series an exporter shard serves (keyed like `series`)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    out: dict[str, dict[Key, float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = dict(sample.labels)
+            project = labels.pop("project", None)
+            if project is not None and sample.name.startswith("devmetrics_slo_"):
+                key = (sample.name, tuple(sorted(labels.items())))
+                out.setdefault(project, {})[key] = sample.value
+    return out
+
+
+def _slo_only(metrics: list[dict]) -> dict[Key, float]:
+    return {k: v for k, v in series(metrics).items() if k[0].startswith("devmetrics_slo_")}
 
 
 def _consumed(counters: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
@@ -115,6 +138,8 @@ def test_a_changed_slo_file_applies_exactly_without_reading_events_again(
 
     slo_file = write_slo_file(tmp_path)
     worker = start_worker(kafka, as_of, tmp_path, "worker", slo_file=slo_file)
+    port = free_port()
+    shard = Subprocess(["export", "--port", str(port)], kafka_env(kafka), tmp_path / "shard.log")
     reader = StateReader(kafka)
     try:
         with Publisher(kafka) as publisher:
@@ -137,6 +162,13 @@ def test_a_changed_slo_file_applies_exactly_without_reading_events_again(
             return fresh and not _problems(truth_after, reader)
 
         wait_for(applied, 120, 1, what="every project's snapshot under the new definitions")
+        expected = {pid: _slo_only(metrics) for pid, metrics in truth_after.items()}
+        wait_for(
+            lambda: _served_slo_series(port) == expected,
+            120,
+            1,
+            what="the shard to serve every SLO series of the new definitions",
+        )
         for pid, evs in events.items():
             assert reader.latest[pid]["events_applied"] == len(evs)
         counters = _worker_counters(worker.metrics_port)
@@ -145,4 +177,5 @@ def test_a_changed_slo_file_applies_exactly_without_reading_events_again(
         assert counters[(reloads, (("result", "applied"),))] == 1
     finally:
         reader.close()
+        shard.stop()
         worker.stop()

@@ -96,7 +96,7 @@ RANKINGS: tuple[tuple[str, str, dict[str, str], str, bool], ...] = (
         False,
     ),
     (
-        "Error budget left (30d)",
+        "Error budget left (SLO period)",
         "devmetrics_slo_error_budget_remaining_ratio",
         {},
         "percentunit",

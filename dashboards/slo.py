@@ -42,7 +42,7 @@ def build() -> db.Dashboard:
             UID,
             "devmetrics / SLO and SLI",
             "Which services are spending their error budget, how fast, and which burn-rate "
-            "alerts fire? Budgets over 30 days, burn rates per window, SLIs.",
+            "alerts fire? Budgets over each SLO's period, burn rates per window, SLIs.",
             ["slo"],
         )
         .with_variable(variables.team())
@@ -69,7 +69,8 @@ def build() -> db.Dashboard:
         .with_panel(
             stat_panel(
                 "Worst error budget left",
-                "Lowest share of the 30-day error budget left among the selected SLOs.",
+                "Lowest share of the error budget left (over each SLO's period) among the "
+                "selected SLOs.",
                 [Q(f"min({budget})")],
                 unit="percentunit",
                 steps=BUDGET_STEPS,
@@ -80,7 +81,7 @@ def build() -> db.Dashboard:
         .with_panel(
             stat_panel(
                 "SLOs overspent",
-                "Selected SLOs whose 30-day error budget is spent (remaining below 0).",
+                "Selected SLOs whose error budget for their period is spent (remaining below 0).",
                 [Q(f"count(({budget}) < 0) or vector(0)")],
                 steps=((None, "green"), (1, "red")),
                 span=6,
@@ -115,7 +116,8 @@ def build() -> db.Dashboard:
         .with_panel(
             bar_panel(
                 "Error budget left, lowest 15",
-                "The selected SLOs with the least of their 30-day error budget left.",
+                "The selected SLOs with the least of their error budget left (over each one's "
+                "period).",
                 [Q(f"bottomk(15, {budget})", "{{project}} {{service}} {{slo}}")],
                 unit="percentunit",
                 steps=BUDGET_STEPS,

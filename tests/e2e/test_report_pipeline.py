@@ -309,7 +309,7 @@ def test_project_and_fleet_reports_print_the_truth(pipeline: Any, tmp_path: Path
             lambda: fleet.values("devmetrics_dora_rework_ratio", window="30d"),
             False,
         ),
-        "Error budget left (30d)": (fleet.budgets, True),
+        "Error budget left (SLO period)": (fleet.budgets, True),
     }
     for title, (values_of, higher_better) in rankings.items():
         ordered = sorted(values_of(), reverse=higher_better)

@@ -346,7 +346,7 @@ def test_team_report_prints_the_figures_of_its_projects(store: tuple[str, float]
         "proj-b 2.00 h, proj-a 60.00 min",
     ]
     assert (
-        ranks["Error budget left (30d)"][1]
+        ranks["Error budget left (SLO period)"][1]
         == "proj-a api availability 50.00%, proj-a api latency 100.00%"
     )
     assert "proj-c" not in md

@@ -188,7 +188,7 @@ def fleet_report() -> Report:
                 [("proj-a", 12.0), ("proj-b", 9.0)],
                 [("proj-z", 0.0)],
             ),
-            Ranking("Error budget left (30d)", Unit.RATIO, [], []),
+            Ranking("Error budget left (SLO period)", Unit.RATIO, [], []),
         ],
         notes={"slo": SLO_NOTE, "ai": AI_NOTE},
     )

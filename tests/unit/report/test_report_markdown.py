@@ -106,7 +106,7 @@ def test_fleet_report_markdown(fleet_report: Report) -> None:
         "| figure | best | worst |",
         "|---|---|---|",
         "| Deployments (30d) | proj-a 12, proj-b 9 | proj-z 0 |",
-        "| Error budget left (30d) | no data | no data |",
+        "| Error budget left (SLO period) | no data | no data |",
     ]
 
 

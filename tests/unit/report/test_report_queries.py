@@ -222,5 +222,5 @@ def test_every_expression_of_the_report_fills_completely() -> None:
         "Change failure rate (30d)",
         "Recovery time p50 (30d)",
         "Rework rate (30d)",
-        "Error budget left (30d)",
+        "Error budget left (SLO period)",
     ]

@@ -7,6 +7,11 @@ must have, test_pipeline.py), with the definitions of the figures (docs/reports.
 over the projects, ratios weighted by their counts, medians and means of the projects'
 own figures; a figure whose inputs a project lacks leaves that project out, as PromQL's
 matching does. The burn-rate alerts are checked against VictoriaMetrics' ALERTS.
+
+The fleet report covers every project VictoriaMetrics holds in the period: this module runs
+right after test_pipeline.py (its name orders it so), before other e2e modules remote-write
+projects of their own into the same VictoriaMetrics (the receiver pipeline's deployments
+would add to the fleet's figures).
 """
 
 from __future__ import annotations

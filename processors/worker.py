@@ -22,6 +22,7 @@ from processors.admission import Admission, AsOf, partition_for
 from processors.aggregators.blocks import (
     BlockFormatError,
     HourBlock,
+    HourSet,
     block_key,
     parse_block_key,
 )
@@ -118,7 +119,7 @@ class MemoryBlockStore:
 class _Project:
     state: ProjectState
     partition: int
-    hours: set[int] = field(default_factory=set)
+    hours: HourSet = field(default_factory=HourSet)
     via: Any = None
 
 
@@ -352,7 +353,7 @@ class FoldWorker:
         that stops reporting is removed whole by the retention sweep (`sweep`) once its last
         block has left the retention.
         """
-        for hour in expired_hours(sorted(project.hours), as_of):
+        for hour in project.hours.leading(lambda hour: bool(expired_hours([hour], as_of))):
             key = block_key(project.state.project_id, hour)
             self.store.delete(key, project.via)
             self._blocks.pop(key, None)
@@ -380,9 +381,9 @@ class FoldWorker:
             if project_id not in self.projects:
                 tombstones.append(Tombstone(project_id.encode(), blocks[0][1]))
         for project_id, project in list(self.projects.items()):
-            if not project.hours or not expired_hours([max(project.hours)], as_of):
+            if not project.hours or not expired_hours([project.hours.last()], as_of):
                 continue
-            for hour in sorted(project.hours):
+            for hour in list(project.hours):
                 self.store.delete_in(block_key(project_id, hour), project.partition)
             self._drop(project_id)
             tombstones.append(Tombstone(project_id.encode(), project.partition))
@@ -444,7 +445,7 @@ class FoldWorker:
                 self._expired_blocks.setdefault(project_id, []).append((key, partition))
                 continue
             try:
-                block = HourBlock.from_bytes(data)
+                rows, team = HourBlock.read(data)
             except BlockFormatError as exc:
                 self._quarantine(key, data, exc)
                 continue
@@ -454,9 +455,9 @@ class FoldWorker:
                     ProjectState(project_id, self.slo_file.definitions, self.settings.agent_top_n),
                     partition,
                 )
-            for row in block.rows:
+            for row in rows:
                 project.state.apply(row)
-            project.state.note_team(block.team)
+            project.state.note_team(team)
             project.hours.add(hour)
         self.projects.update(loaded)
         self._rows_held += sum(p.state.events_applied for p in loaded.values())

@@ -11,7 +11,10 @@ blocks written without one read as having none.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+from itertools import takewhile
 from typing import Any
 
 from processors.aggregators.rows import (
@@ -52,13 +55,62 @@ def parse_block_key(key: str) -> tuple[str, int]:
     return project_id, int(hour)
 
 
-class HourBlock:
-    """The de-duplicated rows of one project's hour, and the team its events state."""
+class HourSet:
+    """The hours a project has blocks of: a sorted array (8 bytes an hour, where a set of ints
+    costs about 60). Hours mostly arrive in order, so adding is an append or a no-op."""
 
-    __slots__ = ("_keys", "rows", "team")
+    __slots__ = ("_hours",)
+
+    def __init__(self, hours: Iterable[int] = ()) -> None:
+        self._hours = array("q", sorted(set(hours)))
+
+    def add(self, hour: int) -> None:
+        hours = self._hours
+        if not hours or hour > hours[-1]:
+            hours.append(hour)
+            return
+        at = bisect_left(hours, hour)
+        if hours[at] != hour:
+            hours.insert(at, hour)
+
+    def discard(self, hour: int) -> None:
+        at = bisect_left(self._hours, hour)
+        if at < len(self._hours) and self._hours[at] == hour:
+            del self._hours[at]
+
+    def last(self) -> int:
+        return self._hours[-1]
+
+    def __contains__(self, hour: object) -> bool:
+        if not isinstance(hour, int):
+            return False
+        at = bisect_left(self._hours, hour)
+        return at < len(self._hours) and self._hours[at] == hour
+
+    def leading(self, keep: Callable[[int], bool]) -> list[int]:
+        """The hours from the first on for which `keep` holds (it stops at the first not)."""
+        return list(takewhile(keep, self._hours))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._hours)
+
+    def __len__(self) -> int:
+        return len(self._hours)
+
+
+class HourBlock:
+    """The de-duplicated rows of one project's hour, and the team its events state.
+
+    A block keeps its rows encoded, as the JSON they are stored in, plus the set of their
+    event keys: held in the worker's block cache, it costs the bytes of its stored form, and
+    writing it again after new rows joins the held bytes with the new rows' encodings instead
+    of encoding every row again. `rows` decodes them.
+    """
+
+    __slots__ = ("_encoded", "_keys", "team")
 
     def __init__(self, rows: Iterable[Row] = (), team: TeamMark | None = None) -> None:
-        self.rows: list[Row] = []
+        self._encoded: list[bytes] = []
         self._keys: set[int] = set()
         self.team = team
         for row in rows:
@@ -69,38 +121,69 @@ class HourBlock:
         if row.key in self._keys:
             return False
         self._keys.add(row.key)
-        self.rows.append(row)
+        self._encoded.append(_dumps(row_to_json(row)))
         if team is not None:
             self.team = latest_team(self.team, team)
         return True
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self._keys)
+
+    @property
+    def rows(self) -> list[Row]:
+        return [row_from_json(item) for item in json.loads(b"[" + b",".join(self._encoded) + b"]")]
 
     def to_bytes(self) -> bytes:
         """Compact JSON: {"v": format, "rows": [[family, t, key, ...], ...], "team": mark}.
 
         "team" ([t, key, team]) is left out when no event of the block stated one.
         """
-        body: dict[str, Any] = {"v": BLOCK_FORMAT, "rows": [row_to_json(row) for row in self.rows]}
-        if self.team is not None:
-            body["team"] = list(self.team)
-        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+        if len(self._encoded) > 1:
+            self._encoded = [b",".join(self._encoded)]
+        team = b"" if self.team is None else b',"team":' + _dumps(list(self.team))
+        return b'{"v":%d,"rows":[%s]%s}' % (BLOCK_FORMAT, b"".join(self._encoded), team)
+
+    @staticmethod
+    def read(data: bytes) -> tuple[list[Row], TeamMark | None]:
+        """The rows and team of a stored block (any readable format), checked."""
+        rows, team, _ = _parse(data)
+        return rows, team
 
     @classmethod
     def from_bytes(cls, data: bytes) -> HourBlock:
-        try:
-            body = json.loads(data)
-            if body["v"] not in READABLE_FORMATS:
-                raise BlockFormatError(
-                    f"block format {body['v']!r}, expected one of {READABLE_FORMATS}"
-                )
-            team = body.get("team")
-            return cls(
-                (row_from_json(item) for item in body["rows"]),
-                None if team is None else TeamMark(int(team[0]), int(team[1]), str(team[2])),
+        rows, team, items = _parse(data)
+        block = cls(team=team)
+        block._keys = {row.key for row in rows}
+        if items is not None:  # the current format: its rows are kept as they were stored
+            block._encoded = [_dumps(items)[1:-1]] if items else []
+        else:
+            block._encoded = [_dumps(row_to_json(row)) for row in rows]
+        return block
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _parse(data: bytes) -> tuple[list[Row], TeamMark | None, list[Any] | None]:
+    """Rows, team and (for a block of the current format) the stored row items of a block."""
+    try:
+        body = json.loads(data)
+        if body["v"] not in READABLE_FORMATS:
+            raise BlockFormatError(
+                f"block format {body['v']!r}, expected one of {READABLE_FORMATS}"
             )
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            if isinstance(exc, BlockFormatError):
-                raise
-            raise BlockFormatError(f"unreadable hour block: {exc}") from exc
+        items = body["rows"]
+        rows = [row_from_json(item) for item in items]
+        team = body.get("team")
+        mark = None if team is None else TeamMark(int(team[0]), int(team[1]), str(team[2]))
+        if len({row.key for row in rows}) != len(rows):  # an event once: the first copy
+            first: dict[int, Row] = {}
+            for row in rows:
+                first.setdefault(row.key, row)
+            return list(first.values()), mark, None
+        return rows, mark, items if body["v"] == BLOCK_FORMAT else None
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        if isinstance(exc, BlockFormatError):
+            raise
+        raise BlockFormatError(f"unreadable hour block: {exc}") from exc

@@ -13,10 +13,13 @@ from processors.aggregators.state import ProjectState
 
 def snapshot(state: ProjectState, as_of: int) -> list[Sample]:
     """Every metric of docs/metrics.md as of T (epoch ms), without the project label."""
-    delivered = deliveries(state, as_of)
-    return [
-        *dora_samples(state, as_of, delivered),
-        *ai_samples(state, as_of, delivered),
-        *slo_samples(state, as_of),
-        *process_samples(state, as_of),
-    ]
+    try:
+        delivered = deliveries(state, as_of)
+        return [
+            *dora_samples(state, as_of, delivered),
+            *ai_samples(state, as_of, delivered),
+            *slo_samples(state, as_of),
+            *process_samples(state, as_of),
+        ]
+    finally:
+        state.release()

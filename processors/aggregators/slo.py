@@ -95,7 +95,7 @@ def slo_samples(state: ProjectState, as_of: int) -> list[Sample]:
     # Deployments of the policy window, each judged at the start of its minute.
     deployed = [
         (row.t // MINUTE_MS) * MINUTE_MS
-        for row in state.deployment
+        for row in state.visible(state.deployment, as_of)
         if row.counted and as_of - POLICY_WINDOW_MS < row.t <= as_of
     ]
     for service in sorted(state.sli):

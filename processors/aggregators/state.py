@@ -10,13 +10,14 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from typing import NamedTuple, TypeVar
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from core.catalogue import AGENT_TOP_N
 from core.slo_definitions import SloDefinitions
+from processors.aggregators.columns import RowColumns, StringTable
 from processors.aggregators.rows import (
     ChangeRow,
     DeploymentRow,
@@ -194,13 +195,17 @@ class ProjectState:
         self.slo = slo
         self.agent_top_n = agent_top_n
         """How many of the busiest agents keep their name as `agent` (docs/metrics.md)."""
-        self.rfc: list[RfcRow] = []
-        self.task: list[TaskRow] = []
-        self.review: list[ReviewRow] = []
-        self.test: list[TestRunRow] = []
-        self.change: list[ChangeRow] = []
-        self.deployment: list[DeploymentRow] = []
-        self.incident: list[IncidentRow] = []
+        self.strings = StringTable()
+        self.rfc = RowColumns(RfcRow, self.strings)
+        self.task = RowColumns(TaskRow, self.strings)
+        self.review = RowColumns(ReviewRow, self.strings)
+        self.test = RowColumns(TestRunRow, self.strings)
+        self.change = RowColumns(ChangeRow, self.strings)
+        self.deployment = RowColumns(DeploymentRow, self.strings)
+        self.incident = RowColumns(IncidentRow, self.strings)
+        self._by_type: dict[type[Any], RowColumns[Any]] = {
+            rows.cls: rows for rows in self._families()
+        }
         self.sli: dict[str, SliSeries] = defaultdict(SliSeries)
         self.events_applied = 0
         self.last_event_at: int | None = None
@@ -235,12 +240,10 @@ class ProjectState:
         cutoff = as_of - RETENTION_MS
         if self.team_mark is not None and self.team_mark.t <= cutoff:
             self.team_mark = None
-        for name in ("rfc", "task", "review", "test", "change", "deployment", "incident"):
-            rows: list[Row] = getattr(self, name)
-            if rows and min(r.t for r in rows) <= cutoff:
-                kept = [r for r in rows if r.t > cutoff]
-                self.events_applied -= len(rows) - len(kept)
-                setattr(self, name, kept)
+        dropped = sum(rows.prune(cutoff) for rows in self._families())
+        self.events_applied -= dropped
+        if dropped and len(self.strings) > 64:
+            self.strings.compact(self._families())
         # An SLI hour is dropped once its last bucket is out of retention.
         before_hour = (cutoff // MINUTE_MS) // _MINUTES_PER_HOUR
         for service in list(self.sli):
@@ -257,11 +260,11 @@ class ProjectState:
         """
         cutoff = as_of - RETENTION_MS
         earliest: int | None = None
-        for name in ("rfc", "task", "review", "test", "change", "deployment", "incident"):
-            rows: list[Row] = getattr(self, name)
-            times = [r.t for r in rows if cutoff < r.t <= as_of]
-            if times and (earliest is None or min(times) < earliest):
-                earliest = min(times)
+        for rows in self._families():
+            t = rows.times()
+            times = t[(t > cutoff) & (t <= as_of)]
+            if len(times) and (earliest is None or int(times.min()) < earliest):
+                earliest = int(times.min())
         start = None if earliest is None else (earliest - 1) // MINUTE_MS * MINUTE_MS
         last_bucket = (as_of - 1) // MINUTE_MS
         first_bucket = cutoff // MINUTE_MS
@@ -271,25 +274,29 @@ class ProjectState:
                 start = bucket * MINUTE_MS
         return start
 
-    def visible(self, rows: Sequence[R], as_of: int) -> Iterator[R]:
-        """Rows with T - 31d < t <= T: what the state knows as of T."""
-        cutoff = as_of - RETENTION_MS
-        return (r for r in rows if cutoff < r.t <= as_of)
+    def visible(self, rows: RowColumns[R], as_of: int) -> list[R]:
+        """Rows with T - 31d < t <= T: what the state knows as of T (kept for the rest of
+        the snapshot, until `release`)."""
+        return rows.visible(as_of - RETENTION_MS, as_of)
 
-    def _rows_for(self, row: Row) -> list[Row]:
-        match row:
-            case RfcRow():
-                return self.rfc  # type: ignore[return-value]
-            case TaskRow():
-                return self.task  # type: ignore[return-value]
-            case ReviewRow():
-                return self.review  # type: ignore[return-value]
-            case TestRunRow():
-                return self.test  # type: ignore[return-value]
-            case ChangeRow():
-                return self.change  # type: ignore[return-value]
-            case DeploymentRow():
-                return self.deployment  # type: ignore[return-value]
-            case IncidentRow():
-                return self.incident  # type: ignore[return-value]
-        raise TypeError(f"not a row: {row!r}")
+    def release(self) -> None:
+        """Forget the rows materialised for a snapshot: only the packed columns stay held."""
+        for rows in self._families():
+            rows.release()
+
+    def _families(self) -> list[RowColumns[Any]]:
+        return [
+            self.rfc,
+            self.task,
+            self.review,
+            self.test,
+            self.change,
+            self.deployment,
+            self.incident,
+        ]
+
+    def _rows_for(self, row: Row) -> RowColumns[Any]:
+        rows = self._by_type.get(type(row))
+        if rows is None:
+            raise TypeError(f"not a row: {row!r}")
+        return rows

@@ -194,7 +194,9 @@ class RowColumns(Generic[R]):
                 lengths = [len(p) for p in pieces]
                 joined = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int32)
                 self.columns[index] = array("i", joined.astype(np.int32).tobytes())
-                self._offsets[index] = array("q", np.cumsum([0, *lengths]).astype(np.int64))
+                self._offsets[index] = array(
+                    "q", np.cumsum([0, *lengths]).astype(np.int64).tobytes()
+                )
                 continue
             kept = np.frombuffer(column, dtype=column.typecode).take(keep)
             self.columns[index] = array(column.typecode, kept.tobytes())

@@ -129,3 +129,44 @@ def test_sli_rows_keep_their_buckets_in_blocks_and_old_rows_read_as_one_bound() 
     # Formats 1 and 2 stored the count under the threshold of the time (0.3 s) only.
     legacy = json.dumps({"v": 2, "rows": [["sli", 5 * M, 7, "api", 10, 9, 8]]}).encode()
     assert HourBlock.from_bytes(legacy).rows == [SliRow(5 * M, 7, "api", 10, 9, ((0.3, 8),))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 400),
+            st.sampled_from([0, 1, 7, 65_535, 65_536, 2**32 - 1, 2**32, 2**40]),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(0, 2**32),
+    st.lists(st.tuples(st.integers(0, 420), st.integers(0, 420)), min_size=1, max_size=12),
+)
+def test_packed_counts_widen_and_every_window_and_first_bucket_is_exact(
+    samples: list[tuple[int, int, int]], seed: int, windows: list[tuple[int, int]]
+) -> None:
+    """Counts start 2 bytes wide and widen as larger ones arrive, in any order; every window
+    (edges inside or across hours) and every earliest occupied bucket equals a brute force."""
+    rows = [
+        SliRow(minute * M, i, "api", total, total - bad if total >= bad else 0, ((LE, total),))
+        for i, (minute, total, bad) in enumerate(samples)
+    ]
+    random.Random(seed).shuffle(rows)
+    series = SliSeries()
+    for index, row in enumerate(rows):
+        series.add(row)
+        if index % 7 == 3:
+            series.sums(0, 0)  # reads between arrivals merge what came late
+    for first, last in windows:
+        inside = [r for r in rows if first <= (r.t - 1) // M <= last]
+        assert _flat(series.sums(first, last)) == (
+            sum(r.total for r in inside),
+            sum(r.good for r in inside),
+            sum(r.total for r in inside),
+            len(inside),
+        )
+        buckets = sorted((r.t - 1) // M for r in inside)
+        assert series.first_bucket(first, last) == (buckets[0] if buckets else None)

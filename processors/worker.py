@@ -13,7 +13,7 @@ import re
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from core.processor_settings import ProcessorSettings
@@ -27,7 +27,7 @@ from processors.aggregators.blocks import (
     parse_block_key,
 )
 from processors.aggregators.ledger import expired_hours
-from processors.aggregators.metrics import snapshot
+from processors.aggregators.metrics import Figures
 from processors.aggregators.rows import FAMILY_OF_ROW, Row, TeamMark, team_mark, to_row
 from processors.aggregators.samples import HOUR_MS
 from processors.aggregators.state import ProjectState
@@ -164,6 +164,8 @@ class FoldWorker:
             live=as_of.live,
         )
         self.slo_file = SloFile(settings.slo_file)
+        self.figures = Figures(self.slo_file.definitions, settings.agent_top_n)
+        """The metric logic (`initialize / agg / result`) this worker drives."""
         self.projects: dict[str, _Project] = {}
         self._blocks: OrderedDict[str, HourBlock] = OrderedDict()
         self.consumed_offsets: dict[tuple[str, int], int] = {}
@@ -260,8 +262,7 @@ class FoldWorker:
         project = self.projects.get(project_id)
         if project is None:
             project = self.projects[project_id] = _Project(
-                ProjectState(project_id, self.slo_file.definitions, self.settings.agent_top_n),
-                partition,
+                self.figures.initialize(project_id), partition
             )
         return project
 
@@ -280,14 +281,12 @@ class FoldWorker:
         via = project.via = items[-1][1].origin
         changed: dict[int, HourBlock] = {}
         earliest_arrival = min(message.timestamp_ms for _, message, _ in items)
-        apply = project.state.apply
+        agg, state = self.figures.agg, project.state
         for row, _message, team in items:
             hour = row.t // HOUR_MS
             block = changed.get(hour) or self._block(project_id, hour, via)
             if block.add(row, team):
-                apply(row)
-                if team is not None:
-                    project.state.note_team(team)
+                agg(state, row, team)
                 project.hours.add(hour)
                 changed[hour] = block
                 applied[FAMILY_OF_ROW[type(row)]] += 1
@@ -452,11 +451,10 @@ class FoldWorker:
             project = loaded.get(project_id)
             if project is None:
                 project = loaded[project_id] = _Project(
-                    ProjectState(project_id, self.slo_file.definitions, self.settings.agent_top_n),
-                    partition,
+                    self.figures.initialize(project_id), partition
                 )
             for row in rows:
-                project.state.apply(row)
+                self.figures.agg(project.state, row)
             project.state.note_team(team)
             project.hours.add(hour)
         self.projects.update(loaded)
@@ -494,6 +492,7 @@ class FoldWorker:
         if not self.slo_file.reload():
             return False
         definitions = self.slo_file.definitions
+        self.figures = replace(self.figures, slo=definitions)
         for project_id, project in self.projects.items():
             project.state.slo = definitions
             self.scheduler.changed(project_id, now_ms)
@@ -525,7 +524,7 @@ class FoldWorker:
         as_of = self.as_of.at(now_ms)
         started = time.perf_counter()
         project.state.prune(as_of)
-        samples = snapshot(project.state, as_of)
+        samples = self.figures.result(project.state, as_of)
         record = state_record(
             project_id,
             as_of,

@@ -101,16 +101,18 @@ class HourSet:
 class HourBlock:
     """The de-duplicated rows of one project's hour, and the team its events state.
 
-    A block keeps its rows encoded, as the JSON they are stored in, plus the set of their
-    event keys: held in the worker's block cache, it costs the bytes of its stored form, and
-    writing it again after new rows joins the held bytes with the new rows' encodings instead
-    of encoding every row again. `rows` decodes them.
+    A block keeps its rows encoded, as the JSON they are stored in (`_encoded`, the items of
+    the rows array), plus the set of their event keys; rows added since it was last written
+    wait in `_fresh` and are encoded together when it is written. Held in the worker's block
+    cache, a block costs the bytes of its stored form, and writing it again after new rows
+    encodes only those. `rows` decodes them all.
     """
 
-    __slots__ = ("_encoded", "_keys", "team")
+    __slots__ = ("_encoded", "_fresh", "_keys", "team")
 
     def __init__(self, rows: Iterable[Row] = (), team: TeamMark | None = None) -> None:
-        self._encoded: list[bytes] = []
+        self._encoded = b""
+        self._fresh: list[Row] = []
         self._keys: set[int] = set()
         self.team = team
         for row in rows:
@@ -121,7 +123,7 @@ class HourBlock:
         if row.key in self._keys:
             return False
         self._keys.add(row.key)
-        self._encoded.append(_dumps(row_to_json(row)))
+        self._fresh.append(row)
         if team is not None:
             self.team = latest_team(self.team, team)
         return True
@@ -131,17 +133,20 @@ class HourBlock:
 
     @property
     def rows(self) -> list[Row]:
-        return [row_from_json(item) for item in json.loads(b"[" + b",".join(self._encoded) + b"]")]
+        stored = [row_from_json(item) for item in json.loads(b"[" + self._encoded + b"]")]
+        return stored + self._fresh
 
     def to_bytes(self) -> bytes:
         """Compact JSON: {"v": format, "rows": [[family, t, key, ...], ...], "team": mark}.
 
         "team" ([t, key, team]) is left out when no event of the block stated one.
         """
-        if len(self._encoded) > 1:
-            self._encoded = [b",".join(self._encoded)]
+        if self._fresh:
+            fresh = _dumps([row_to_json(row) for row in self._fresh])[1:-1]
+            self._encoded = self._encoded + b"," + fresh if self._encoded else fresh
+            self._fresh = []
         team = b"" if self.team is None else b',"team":' + _dumps(list(self.team))
-        return b'{"v":%d,"rows":[%s]%s}' % (BLOCK_FORMAT, b"".join(self._encoded), team)
+        return b'{"v":%d,"rows":[%s]%s}' % (BLOCK_FORMAT, self._encoded, team)
 
     @staticmethod
     def read(data: bytes) -> tuple[list[Row], TeamMark | None]:
@@ -155,9 +160,9 @@ class HourBlock:
         block = cls(team=team)
         block._keys = {row.key for row in rows}
         if items is not None:  # the current format: its rows are kept as they were stored
-            block._encoded = [_dumps(items)[1:-1]] if items else []
+            block._encoded = _dumps(items)[1:-1]
         else:
-            block._encoded = [_dumps(row_to_json(row)) for row in rows]
+            block._fresh = rows
         return block
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from core.catalogue import AGENT_TOP_N
 from core.slo_definitions import SloDefinitions
 from processors.aggregators.blocks import HourBlock, hour_of
-from processors.aggregators.metrics import snapshot
+from processors.aggregators.metrics import Figures
 from processors.aggregators.rows import Row, TeamMark, team_mark, to_row
 from processors.aggregators.samples import HOUR_MS, RETENTION_MS, Sample
 from processors.aggregators.state import ProjectState
@@ -34,7 +34,8 @@ class ProjectLedger:
         agent_top_n: int = AGENT_TOP_N,
     ) -> None:
         self.project_id = project_id
-        self.state = ProjectState(project_id, slo or SloDefinitions(), agent_top_n)
+        self.figures = Figures(slo or SloDefinitions(), agent_top_n)
+        self.state: ProjectState = self.figures.initialize(project_id)
         self.blocks: dict[int, HourBlock] = {}
 
     def fold(self, family: str, record: Mapping[str, Any]) -> bool:
@@ -50,8 +51,7 @@ class ProjectLedger:
         block = self.blocks.setdefault(hour_of(row.t), HourBlock())
         if not block.add(row, team):
             return False
-        self.state.apply(row)
-        self.state.note_team(team)
+        self.figures.agg(self.state, row, team)
         return True
 
     def prune(self, as_of: int) -> None:
@@ -61,4 +61,4 @@ class ProjectLedger:
         self.state.prune(as_of)
 
     def snapshot(self, as_of: int) -> list[Sample]:
-        return snapshot(self.state, as_of)
+        return self.figures.result(self.state, as_of)

@@ -37,6 +37,10 @@ class ProcessorSettings(BaseModel):
     sweep_interval_s: float = Field(default=300.0, gt=0)
     """How often the retention sweep removes projects with no event within 31 days (their
     state deleted, a tombstone published to the state topic)."""
+    block_deltas_max: int = Field(default=64, ge=0)
+    """An hour block's rows added by later batches are stored as deltas (only those rows) up
+    to this many, and while their bytes stay under the block's, before the block is written
+    whole again; 0 writes every touched block whole (docs/processors.md, "Stored state")."""
     block_cache_size: int = Field(default=4096, ge=1)
     """Decoded hour blocks kept in memory between batches (the current hour of busy projects)."""
     producer_linger_ms: int = Field(default=5, ge=0)

@@ -23,8 +23,9 @@ from processors.aggregators.blocks import (
     BlockFormatError,
     HourBlock,
     HourSet,
+    StoredBlock,
     block_key,
-    parse_block_key,
+    parse_segment_key,
 )
 from processors.aggregators.ledger import expired_hours
 from processors.aggregators.metrics import Figures
@@ -121,6 +122,14 @@ class _Project:
     partition: int
     hours: HourSet = field(default_factory=HourSet)
     via: Any = None
+    deltas: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Per hour with deltas stored beyond its base: (the base's `through`, the last delta)."""
+
+    def segment_keys(self, hour: int) -> list[str]:
+        """The keys of everything stored for one hour: its base and its deltas."""
+        through, last = self.deltas.get(hour, (0, 0))
+        project_id = self.state.project_id
+        return [block_key(project_id, hour, seq) for seq in (0, *range(through + 1, last + 1))]
 
 
 @dataclass
@@ -284,7 +293,7 @@ class FoldWorker:
         agg, state = self.figures.agg, project.state
         for row, _message, team in items:
             hour = row.t // HOUR_MS
-            block = changed.get(hour) or self._block(project_id, hour, via)
+            block = changed.get(hour) or self._block(project, hour, via)
             if block.add(row, team):
                 agg(state, row, team)
                 project.hours.add(hour)
@@ -293,23 +302,42 @@ class FoldWorker:
             else:
                 duplicates[FAMILY_OF_ROW[type(row)]] += 1
         for hour, block in changed.items():
-            data = block.to_bytes()
-            self.store.put(block_key(project_id, hour), data, via)
-            outcome.blocks_written += 1
-            outcome.bytes_written += len(data)
+            for seq, data in block.write(self.settings.block_deltas_max):
+                key = block_key(project_id, hour, seq)
+                if data is None:
+                    self.store.delete(key, via)
+                    continue
+                self.store.put(key, data, via)
+                outcome.blocks_written += 1
+                outcome.bytes_written += len(data)
+            if block.last > block.through:
+                project.deltas[hour] = (block.through, block.last)
+            else:
+                project.deltas.pop(hour, None)
         self._prune_blocks(project, self.as_of.at(now_ms))
         self._rows_held += project.state.events_applied - rows_before
         if changed:
             self.scheduler.changed(project_id, earliest_arrival)
 
-    def _block(self, project_id: str, hour: int, via: Any) -> HourBlock:
-        key = block_key(project_id, hour)
+    def _block(self, project: _Project, hour: int, via: Any) -> HourBlock:
+        key = block_key(project.state.project_id, hour)
         block = self._blocks.get(key)
         if block is not None:
             self._blocks.move_to_end(key)
             return block
         data = self.store.get(key, via)
         block = HourBlock() if data is None else self._read_block(key, data)
+        through, last = project.deltas.get(hour, (0, 0))
+        for seq in range(max(through, block.through) + 1, last + 1):
+            delta_key = block_key(project.state.project_id, hour, seq)
+            delta = self.store.get(delta_key, via)
+            if delta is None:
+                continue
+            try:
+                block.add_delta(seq, delta)
+            except BlockFormatError as exc:
+                self._quarantine(delta_key, delta, exc)
+        block.last = max(block.last, last)
         self._blocks[key] = block
         while len(self._blocks) > self.settings.block_cache_size:
             self._blocks.popitem(last=False)
@@ -353,9 +381,10 @@ class FoldWorker:
         block has left the retention.
         """
         for hour in project.hours.leading(lambda hour: bool(expired_hours([hour], as_of))):
-            key = block_key(project.state.project_id, hour)
-            self.store.delete(key, project.via)
-            self._blocks.pop(key, None)
+            for key in project.segment_keys(hour):
+                self.store.delete(key, project.via)
+            self._blocks.pop(block_key(project.state.project_id, hour), None)
+            project.deltas.pop(hour, None)
             project.hours.discard(hour)
         project.state.prune(as_of)
 
@@ -383,7 +412,8 @@ class FoldWorker:
             if not project.hours or not expired_hours([project.hours.last()], as_of):
                 continue
             for hour in list(project.hours):
-                self.store.delete_in(block_key(project_id, hour), project.partition)
+                for key in project.segment_keys(hour):
+                    self.store.delete_in(key, project.partition)
             self._drop(project_id)
             tombstones.append(Tombstone(project_id.encode(), project.partition))
         if tombstones:
@@ -425,11 +455,16 @@ class FoldWorker:
         for project_id in [p for p, v in self.projects.items() if v.partition not in partitions]:
             self._drop(project_id)
         loaded: dict[str, _Project] = {}
+        # Deltas are applied once every base is read: a delta the base of its hour already
+        # includes (`through`: a crash between writing the base and deleting the deltas) is
+        # skipped, and deleted by the next sweep.
+        deltas: list[tuple[str, int, int, str, bytes, int]] = []
+        included: dict[tuple[str, int], int] = {}
         for read, (key, data) in enumerate(self.store.items(), start=1):
             if read % step_blocks == 0:
                 yield read
             try:
-                project_id, hour = parse_block_key(key)
+                project_id, hour, seq = parse_segment_key(key)
             except BlockFormatError as exc:
                 self._quarantine(key, data, exc)
                 continue
@@ -443,26 +478,50 @@ class FoldWorker:
                 # project with nothing else stored gets its tombstone then.
                 self._expired_blocks.setdefault(project_id, []).append((key, partition))
                 continue
-            try:
-                rows, team = HourBlock.read(data)
-            except BlockFormatError as exc:
-                self._quarantine(key, data, exc)
+            if seq:
+                deltas.append((project_id, hour, seq, key, data, partition))
                 continue
-            project = loaded.get(project_id)
-            if project is None:
-                project = loaded[project_id] = _Project(
-                    self.figures.initialize(project_id), partition
-                )
-            for row in rows:
-                self.figures.agg(project.state, row)
-            project.state.note_team(team)
-            project.hours.add(hour)
+            stored = self._load_segment(loaded, project_id, hour, partition, key, data)
+            if stored is not None and stored.through:
+                included[project_id, hour] = stored.through
+        for project_id, hour, seq, key, data, partition in deltas:
+            through = included.get((project_id, hour), 0)
+            if seq <= through:
+                self._expired_blocks.setdefault(project_id, []).append((key, partition))
+                continue
+            if self._load_segment(loaded, project_id, hour, partition, key, data) is not None:
+                last = loaded[project_id].deltas.get(hour, (through, through))[1]
+                loaded[project_id].deltas[hour] = (through, max(last, seq))
         self.projects.update(loaded)
         self._rows_held += sum(p.state.events_applied for p in loaded.values())
         for project_id in loaded:
             # Whatever was published before a crash may predate the last applied events.
             self.scheduler.changed(project_id, now_ms)
         return len(loaded)
+
+    def _load_segment(
+        self,
+        loaded: dict[str, _Project],
+        project_id: str,
+        hour: int,
+        partition: int,
+        key: str,
+        data: bytes,
+    ) -> StoredBlock | None:
+        """Fold a stored base or delta into its project being loaded (None: quarantined)."""
+        try:
+            stored = HourBlock.read(data)
+        except BlockFormatError as exc:
+            self._quarantine(key, data, exc)
+            return None
+        project = loaded.get(project_id)
+        if project is None:
+            project = loaded[project_id] = _Project(self.figures.initialize(project_id), partition)
+        for row in stored.rows:
+            self.figures.agg(project.state, row)
+        project.state.note_team(stored.team)
+        project.hours.add(hour)
+        return stored
 
     def revoke(self, partitions: set[int]) -> None:
         self._expired_blocks = {

@@ -167,6 +167,28 @@ def _wait_for_final_states(
     raise AssertionError(f"snapshots incomplete: {len(latest)} of {len(expected)} projects seen")
 
 
+def _project_messages(
+    index: int, config: SimConfig, codec: Codec, topics: Topics, partitions: int = 12
+) -> list[tuple[int, Incoming]]:
+    """The simulator's events of project `index`, encoded as consumed messages, each with its
+    event time."""
+    spec = project_spec(config.seed, index)
+    return [
+        (
+            int(record["occurred_at"]),
+            Incoming(
+                topic=topics.events(family),
+                partition=partition_for(spec.project_id, partitions),
+                offset=0,
+                key=spec.project_id.encode(),
+                value=codec.encode(family, record),
+                timestamp_ms=T,
+            ),
+        )
+        for family, record in generate_project(spec, config)
+    ]
+
+
 class _SizedStore:
     """A block store keeping only each block's size.
 
@@ -178,6 +200,7 @@ class _SizedStore:
     def __init__(self) -> None:
         self.sizes: dict[str, int] = {}
         self.writes = 0
+        self.bytes_written = 0
 
     def get(self, key: str, via: object) -> bytes | None:
         return None  # a project's hours arrive together, so its blocks stay in the cache
@@ -185,6 +208,7 @@ class _SizedStore:
     def put(self, key: str, value: bytes, via: object) -> None:
         self.sizes[key] = len(value)
         self.writes += 1
+        self.bytes_written += len(value)
 
     def delete(self, key: str, via: object) -> None:
         self.sizes.pop(key, None)
@@ -222,19 +246,7 @@ def test_memory_of_1000_simulated_projects_with_30_days() -> None:
 
     for index in range(1, projects + 1):
         started = time.process_time()
-        spec = project_spec(config.seed, index)
-        generated = generate_project(spec, config)
-        encoded = [
-            Incoming(
-                topic=topics.events(family),
-                partition=partition_for(spec.project_id, partitions),
-                offset=0,
-                key=spec.project_id.encode(),
-                value=codec.encode(family, record),
-                timestamp_ms=T,
-            )
-            for family, record in generated
-        ]
+        encoded = [message for _, message in _project_messages(index, config, codec, topics)]
         generate_s += time.process_time() - started
         events += len(encoded)
         for message in encoded:
@@ -271,3 +283,68 @@ def test_memory_of_1000_simulated_projects_with_30_days() -> None:
             }
         )
     )
+
+
+@pytest.mark.timeout(1800)
+def test_live_bytes_written_per_event() -> None:
+    """Live traffic (the simulator's projects, SLI samples every 10 s, two hours) handed to the
+    worker a second of event time at a time, as a live fetch brings it: bytes written to the
+    table (and so to its changelog) per event, hour blocks written whole at every batch
+    (`block_deltas_max=0`) against the deltas (the default), side by side in one run."""
+    projects = int(os.environ.get("BENCH_LIVE_PROJECTS", "100"))
+    hours = int(os.environ.get("BENCH_LIVE_HOURS", "2"))
+    partitions = 12
+    codec = Codec.default()
+    topics = Topics("bench")
+    config = SimConfig(seed=1, start_ms=T - hours * 3_600_000, end_ms=T, sli_interval_s=10)
+    events = [
+        pair
+        for index in range(1, projects + 1)
+        for pair in _project_messages(index, config, codec, topics, partitions)
+    ]
+    events.sort(key=lambda pair: pair[0])
+    results = {}
+    for name, deltas_max in (("whole_blocks", 0), ("deltas", 64)):
+        store = _SizedStore()
+        worker = FoldWorker(
+            ProcessorSettings(block_deltas_max=deltas_max),
+            topics,
+            partitions,
+            codec,
+            store,
+            AsOf(T),
+        )
+        batch: list[Incoming] = []
+        second = None
+        started = time.process_time()
+        for at, message in events:
+            if second is not None and at // 1000 != second and batch:
+                worker.process(batch, T)
+                batch = []
+            second = at // 1000
+            batch.append(message)
+        if batch:
+            worker.process(batch, T)
+        results[name] = {
+            "bytes_per_event": round(store.bytes_written / len(events), 1),
+            "writes": store.writes,
+            "stored_mb": round(sum(store.sizes.values()) / 2**20, 2),
+            "fold_cpu_s": round(time.process_time() - started, 1),
+        }
+    print(
+        json.dumps(
+            {
+                "projects": projects,
+                "hours": hours,
+                "sli_interval_s": 10,
+                "events": len(events),
+                **results,
+                "ratio_bytes": round(
+                    results["deltas"]["bytes_per_event"]
+                    / results["whole_blocks"]["bytes_per_event"],
+                    3,
+                ),
+            }
+        )
+    )
+    assert results["deltas"]["bytes_per_event"] < results["whole_blocks"]["bytes_per_event"]

@@ -484,3 +484,107 @@ def test_a_changed_slo_file_applies_at_the_next_snapshot_without_reading_events_
         worker.reload_slo_definitions(T + 50)
     assert worker.publish_due(T + 60, flush=True) == []  # nothing changed
     assert _latency_good(worker, codec, T + 60, due=False)[0] == 183.0  # the ones in force
+
+
+def _sli_events(make_event: Factory, start: int, n: int, project: str = "p1") -> list[Any]:
+    """n SLI samples of one service 10 s apart from `start`, six latency bounds each."""
+    buckets = [{"le": le, "count": 90 + i} for i, le in enumerate((0.05, 0.1, 0.3, 0.5, 1.0, 2.5))]
+    return [
+        make_event(
+            "sli",
+            start + i * 10_000,
+            project=project,
+            service="api",
+            requests_total=100,
+            requests_good=99,
+            latency_buckets=buckets,
+        )
+        for i in range(n)
+    ]
+
+
+def _live(worker: FoldWorker, codec: Codec, events: list[Any], per_batch: int) -> int:
+    """Feed events a few at a time, as live traffic arrives; returns the bytes written."""
+    written = 0
+    for at in range(0, len(events), per_batch):
+        batch = [_message(codec, "sli", e) for e in events[at : at + per_batch]]
+        outcome = worker.process(batch, T)
+        assert outcome.applied == len(batch)
+        written += outcome.bytes_written
+    return written
+
+
+def test_live_batches_store_deltas_and_rewrite_the_block_seldom(
+    codec: Codec, make_event: Factory
+) -> None:
+    """An hour of 10 s samples arriving two at a time: whole-block writes cost the square of
+    the hour, deltas about twice its size; both leave the same rows in the store."""
+    events = _sli_events(make_event, T - H + 1, 360)
+    whole_store, delta_store = MemoryBlockStore(), MemoryBlockStore()
+    whole = _live(_worker(whole_store, block_deltas_max=0), codec, events, 2)
+    deltas = _live(_worker(delta_store, block_deltas_max=64), codec, events, 2)
+    final_block = len(whole_store.data[block_key("p1", hour_of(T - 1))])
+    assert whole > 80 * final_block  # 180 batches rewrote the growing block, half of it on average
+    assert deltas < 4 * final_block
+    assert any("+" in key for key in delta_store.data)
+    assert not any("+" in key for key in whole_store.data)
+    rebuilt = {name: _worker(store) for name, store in (("w", whole_store), ("d", delta_store))}
+    for worker in rebuilt.values():
+        worker.assign(set(range(PARTITIONS)), T)
+    assert snapshot(rebuilt["d"].projects["p1"].state, T) == snapshot(
+        rebuilt["w"].projects["p1"].state, T
+    )
+    assert rebuilt["d"].projects["p1"].state.events_applied == 360
+
+
+def test_a_block_evicted_from_the_cache_is_read_back_with_its_deltas(
+    codec: Codec, make_event: Factory
+) -> None:
+    """A re-sent event whose hour left the cache is still recognised: the block is read
+    again from its base and every delta after it."""
+    store = MemoryBlockStore()
+    worker = _worker(store, block_cache_size=1)
+    events = _sli_events(make_event, T - H + 1, 20)
+    _live(worker, codec, events, 1)
+    assert sum("+" in key for key in store.data) > 1
+    other = make_event("rfc", T - 5 * H)  # another hour pushes p1's current one out
+    worker.process([_message(codec, "rfc", other)], T)
+    again = worker.process([_message(codec, "sli", e) for e in events], T)
+    assert (again.applied, again.duplicates) == (0, 20)
+    later = _sli_events(make_event, T - H + 1 + 20 * 10_000, 1)
+    assert worker.process([_message(codec, "sli", later[0])], T).applied == 1
+
+
+def test_a_delta_the_base_already_holds_is_not_counted_twice(
+    codec: Codec, make_event: Factory
+) -> None:
+    """A crash between writing a block whole and deleting the deltas it took in leaves those
+    deltas stored: a rebuild skips them (they are at or below the base's `through`) and the
+    next sweep deletes them."""
+    store = MemoryBlockStore()
+    worker = _worker(store, block_deltas_max=3)
+    events = _sli_events(make_event, T - H + 1, 12)
+    stale: dict[str, bytes] = {}
+    for event in events:
+        before = dict(store.data)
+        worker.process([_message(codec, "sli", event)], T)
+        stale.update({k: v for k, v in before.items() if "+" in k and k not in store.data})
+    assert stale, "the block was never written whole after deltas"
+    store.data.update(stale)  # as if the deletions never happened
+    rebuilt = _worker(store)
+    rebuilt.assign(set(range(PARTITIONS)), T)
+    assert rebuilt.projects["p1"].state.events_applied == 12
+    assert snapshot(rebuilt.projects["p1"].state, T) == snapshot(worker.projects["p1"].state, T)
+    rebuilt.sweep(T)
+    assert not set(stale) & set(store.data)
+
+
+def test_an_expired_hour_goes_with_its_deltas(codec: Codec, make_event: Factory) -> None:
+    store = MemoryBlockStore()
+    worker = FoldWorker(ProcessorSettings(), TOPICS, PARTITIONS, Codec.default(), store, AsOf())
+    events = _sli_events(make_event, T - H + 1, 6)
+    for event in events:
+        worker.process([_message(codec, "sli", event)], T)
+    assert any("+" in key for key in store.data)
+    (tombstone,) = worker.sweep(T + 32 * D)
+    assert tombstone.key == b"p1" and store.data == {}

@@ -141,7 +141,7 @@ def test_a_block_read_and_extended_writes_what_a_fresh_block_would() -> None:
     for row in later:
         fresh.add(row, TeamMark(row.t, row.key, "b"))
     assert block.to_bytes() == fresh.to_bytes()
-    assert HourBlock.read(block.to_bytes()) == (first + later, TeamMark(later[-1].t, 1004, "b"))
+    assert HourBlock.read(block.to_bytes()) == (first + later, TeamMark(later[-1].t, 1004, "b"), 0)
     assert block.rows == first + later and len(block) == len(first) + len(later)
 
 

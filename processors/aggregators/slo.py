@@ -25,7 +25,8 @@ from processors.aggregators.samples import (
 )
 
 if TYPE_CHECKING:
-    from processors.aggregators.state import ProjectState, SliSeries, SliSums
+    from processors.aggregators.sli import SliSeries, SliSums
+    from processors.aggregators.state import ProjectState
 
 POLICY_WINDOW_MS = DAY_MS
 """The policy-violation window (catalogue.POLICY_WINDOWS)."""

@@ -3,17 +3,22 @@
 1. Throughput: events/s through one worker, from the event topics to published state, next to
    the raw confluent-kafka consume rate of the same topics in the same run. A realistic
    backfill: `BENCH_PROCESSOR_PROJECTS=50 BENCH_PROCESSOR_DAYS=14`.
-2. Memory: the RSS of the worker's state for the simulator's 1000 projects x 30 days (SLI
-   samples every 300 s), measured: every event is generated, encoded and folded through the
-   worker's own code (`FoldWorker.process`) in-process, without Kafka.
+2. Memory: the RSS of a worker process holding the simulator's 1000 projects x 30 days (SLI
+   samples every 300 s), measured: every event is generated and encoded here and folded
+   through the worker's own code (`FoldWorker.process`) in a process of its own
+   (tests/bench/fold_replay.py), without Kafka. `BENCH_MEMORY_PROJECTS=10000
+   BENCH_MEMORY_DAYS=3` is the wide fleet.
+3. Live writes: bytes written to the table per event for live traffic, hour blocks written
+   whole against deltas, side by side.
 """
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -23,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from fold_replay import HEADER, SizedStore
 
 from core.kafka import client_config
 from core.processor_settings import ProcessorSettings
@@ -33,7 +39,7 @@ from processors.worker import FoldWorker, Incoming
 from producers.publisher import Publisher
 from producers.simulator.generator import SimConfig, generate_project, project_spec
 from schemas.codec import Codec
-from schemas.topics import Topics
+from schemas.topics import FAMILIES, Topics
 
 pytestmark = pytest.mark.bench
 
@@ -189,97 +195,60 @@ def _project_messages(
     ]
 
 
-class _SizedStore:
-    """A block store keeping only each block's size.
-
-    The worker's store is RocksDB, on disk, so the process RSS measured around this store is
-    the worker's own memory: folded state, block cache, schedulers. Table bytes are reported
-    apart.
-    """
-
-    def __init__(self) -> None:
-        self.sizes: dict[str, int] = {}
-        self.writes = 0
-        self.bytes_written = 0
-
-    def get(self, key: str, via: object) -> bytes | None:
-        return None  # a project's hours arrive together, so its blocks stay in the cache
-
-    def put(self, key: str, value: bytes, via: object) -> None:
-        self.sizes[key] = len(value)
-        self.writes += 1
-        self.bytes_written += len(value)
-
-    def delete(self, key: str, via: object) -> None:
-        self.sizes.pop(key, None)
-
-    def delete_in(self, key: str, partition: int) -> None:
-        self.delete(key, None)
-
-    def items(self) -> list[tuple[str, bytes]]:
-        return []
-
-
 @pytest.mark.timeout(3600)  # about 15 minutes of CPU for 11 M events on the 2-core machine
 def test_memory_of_1000_simulated_projects_with_30_days() -> None:
-    """The simulator's projects (30 days, SLI samples every 300 s) folded by the worker's code."""
+    """The simulator's projects (30 days, SLI samples every 300 s) folded by the worker's code
+    in a process of its own (tests/bench/fold_replay.py), fed the encoded messages through a
+    pipe while this process generates them: that process's RSS is the worker's alone."""
     projects = int(os.environ.get("BENCH_MEMORY_PROJECTS", "1000"))
     days = int(os.environ.get("BENCH_MEMORY_DAYS", "30"))
     partitions = 12
     codec = Codec.default()
     topics = Topics("bench")
-    store = _SizedStore()
-    worker = FoldWorker(ProcessorSettings(), topics, partitions, codec, store, AsOf(T))
+    index_of = {topics.events(family): i for i, family in enumerate(FAMILIES)}
     config = SimConfig(seed=1, start_ms=T - days * DAY_MS, end_ms=T, sli_interval_s=300)
-    gc.collect()
-    before = _rss_mb()
-    events = generate_s = fold_s = 0.0
-    batch: list[Incoming] = []
-
-    def fold() -> None:
-        nonlocal fold_s
-        started = time.process_time()
-        outcome = worker.process(batch, T)
-        fold_s += time.process_time() - started
-        assert not outcome.dead_letters, outcome.dead_letters[0]
-        batch.clear()
-
-    for index in range(1, projects + 1):
-        started = time.process_time()
-        encoded = [message for _, message in _project_messages(index, config, codec, topics)]
-        generate_s += time.process_time() - started
-        events += len(encoded)
-        for message in encoded:
-            batch.append(message)
-            if len(batch) >= worker.settings.batch_max:
-                fold()
-    if batch:
-        fold()
-    gc.collect()
-    after = _rss_mb()
-    rows = worker.sizes()["state_rows"]
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("fold_replay.py")), str(T), "12", "bench"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert child.stdin is not None and child.stdout is not None
+    events = 0
     started = time.process_time()
-    published = worker.publish_due(T, flush=True)
-    snapshot_s = time.process_time() - started
-    assert len(published) == projects
-    assert rows == events  # every generated event was applied exactly once
+    for index in range(1, projects + 1):
+        for _, message in _project_messages(index, config, codec, topics, partitions):
+            assert message.key is not None and message.value is not None
+            child.stdin.write(
+                HEADER.pack(
+                    index_of[message.topic],
+                    message.partition,
+                    len(message.key),
+                    len(message.value),
+                )
+            )
+            child.stdin.write(message.key)
+            child.stdin.write(message.value)
+            events += 1
+        if index % 100 == 0:
+            print(f"{index} of {projects} projects generated", flush=True)
+    generate_s = time.process_time() - started
+    child.stdin.close()
+    figures = json.loads(child.stdout.read())
+    assert child.wait() == 0
+    assert figures["events"] == figures["rows"] == events  # every event applied exactly once
+    assert figures["projects"] == projects
     print(
         json.dumps(
             {
                 "projects": projects,
                 "days": days,
                 "sli_interval_s": 300,
-                "events": int(events),
-                "state_rss_mb": round(after - before, 1),
-                "process_rss_mb": round(after, 1),
-                "bytes_per_event": round((after - before) * 2**20 / events, 1),
-                "table_blocks": len(store.sizes),
-                "table_mb": round(sum(store.sizes.values()) / 2**20, 1),
-                "block_writes": store.writes,
+                **figures,
+                "bytes_per_event": round(figures["state_rss_mb"] * 2**20 / events, 1),
+                "process_kb_per_project": round(figures["process_rss_mb"] * 1024 / projects, 1),
                 "generate_encode_cpu_s": round(generate_s, 1),
-                "fold_cpu_s": round(fold_s, 1),
-                "fold_events_per_cpu_s": round(events / fold_s),
-                "snapshot_ms_per_project": round(snapshot_s / projects * 1000, 2),
+                "fold_events_per_cpu_s": round(events / figures["fold_cpu_s"]),
             }
         )
     )
@@ -305,7 +274,7 @@ def test_live_bytes_written_per_event() -> None:
     events.sort(key=lambda pair: pair[0])
     results = {}
     for name, deltas_max in (("whole_blocks", 0), ("deltas", 64)):
-        store = _SizedStore()
+        store = SizedStore()
         worker = FoldWorker(
             ProcessorSettings(block_deltas_max=deltas_max),
             topics,

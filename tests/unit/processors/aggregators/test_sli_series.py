@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from processors.aggregators.blocks import HourBlock
 from processors.aggregators.rows import SliRow
-from processors.aggregators.state import SliSeries, SliSums
+from processors.aggregators.sli import SliSeries, SliSums
 
 pytestmark = pytest.mark.unit
 
@@ -170,3 +170,58 @@ def test_packed_counts_widen_and_every_window_and_first_bucket_is_exact(
         )
         buckets = sorted((r.t - 1) // M for r in inside)
         assert series.first_bucket(first, last) == (buckets[0] if buckets else None)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 5 * 1440),
+            st.sampled_from([0, 3, 65_535, 70_000, 2**33]),
+            st.integers(0, 2),
+            st.sampled_from([(), (0.1,), (0.3,), (0.1, 0.3)]),
+        ),
+        min_size=1,
+        max_size=70,
+    ),
+    st.integers(0, 2**32),
+    st.integers(0, 5 * 24),
+    st.lists(st.tuples(st.integers(0, 5 * 1440), st.integers(0, 5 * 1440)), max_size=10),
+)
+def test_days_sealed_late_samples_and_prunes_stay_exact(
+    samples: list[tuple[int, int, int, tuple[float, ...]]],
+    seed: int,
+    prune_hour: int,
+    windows: list[tuple[int, int]],
+) -> None:
+    """Samples over five days (sealed days, the open one), in any order, with bounds that
+    appear late and counts that widen the columns; a prune at any hour; every window, first
+    bucket and the bucket list equal a brute force."""
+    rows = [
+        SliRow(m * M, i, "api", n, n - bad if n >= bad else 0, tuple((le, n) for le in les))
+        for i, (m, n, bad, les) in enumerate(samples)
+    ]
+    random.Random(seed).shuffle(rows)
+    series = SliSeries()
+    for index, row in enumerate(rows):
+        series.add(row)
+        if index % 5 == 2:
+            series.sums(0, 0)
+    dropped = series.prune(prune_hour)
+    kept = [r for r in rows if (r.t - 1) // M >= prune_hour * 60]
+    assert dropped == len(rows) - len(kept)
+    assert series.buckets == sorted({(r.t - 1) // M for r in kept})
+    for first, last in [*windows, (0, 6 * 1440)]:
+        inside = [r for r in kept if first <= (r.t - 1) // M <= last]
+        got = series.sums(first, last)
+        assert (got.requests, got.good, got.samples) == (
+            sum(r.total for r in inside),
+            sum(r.good for r in inside),
+            len(inside),
+        )
+        for le in (0.1, 0.3):
+            assert got.good_under(le) == sum(n for r in inside for b, n in r.latency if b == le)
+        buckets = sorted((r.t - 1) // M for r in inside)
+        assert series.first_bucket(first, last) == (buckets[0] if buckets else None)
+        series.release()
+    assert bool(series) == bool(kept)

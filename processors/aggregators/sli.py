@@ -343,6 +343,10 @@ class SliSeries:
         cut_day, cut_minute = divmod(cut_bucket, MINUTES_PER_DAY)
         whole = bisect_left(self.days, cut_day)  # days wholly before the cut
         partial = whole < len(self.days) and self.days[whole] == cut_day and cut_minute > 0
+        if partial and whole == 0:  # nothing to drop unless the first day starts before the cut
+            stored = self._stored(0)  # read without keeping it decoded
+            minutes = (_unseal(stored, self.width) if isinstance(stored, bytes) else stored)[0]
+            partial = bool(len(minutes)) and int(minutes[0]) < cut_minute
         if whole == 0 and not partial:
             return 0
         cum = self._cum_matrix()

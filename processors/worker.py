@@ -593,7 +593,7 @@ class FoldWorker:
             samples,
             project.state.team,
         )
-        value = self.codec.encode(STATE_FAMILY, record)
+        value = self.codec.encode_own(STATE_FAMILY, record)
         pending_since = self.scheduler.published(project_id, now_ms)
         if self.metrics:
             self.metrics.snapshot_cost.observe(time.perf_counter() - started)

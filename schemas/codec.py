@@ -103,6 +103,8 @@ class _Writer:
     fingerprint: int
     header: bytes
     plain: Any  # parsed, logical types stripped (fastavro's parsed form)
+    fields: frozenset[str] = frozenset()
+    """The names of the record's fields."""
 
 
 class Codec:
@@ -180,6 +182,26 @@ class Codec:
         fastavro.schemaless_writer(out, writer.plain, record)
         return out.getvalue()
 
+    def encode_own(self, family: str, record: Mapping[str, Any]) -> bytes:
+        """Encode a record this program built itself, field types and all (a state snapshot,
+        a simulated event): Avro writes the shape, and only what it cannot say is checked,
+        the checks a decoded record gets (`RecordValidator.decoded`: finite numbers,
+        timestamps and ids, limits, the family's rules), with `encode`'s errors. A record
+        Avro cannot write goes through `encode`, which names the field. Records from outside
+        (webhooks, the emit command) go through `encode`: Avro's writer converts what it can
+        (a float to a long, anything to a boolean) where the full validation refuses."""
+        writer = self._writer_of(family)
+        if record.keys() - writer.fields:  # Avro's writer would drop an unknown field
+            return self.encode(family, record)
+        out = io.BytesIO()
+        out.write(writer.header)
+        try:
+            fastavro.schemaless_writer(out, writer.plain, record)
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
+            return self.encode(family, record)
+        self._validators[family].decoded(record if isinstance(record, dict) else dict(record))
+        return out.getvalue()
+
     def decode(self, data: bytes, expect_family: str | None = None) -> Decoded:
         """Decode and validate one message; raises a CodecError subclass saying why not."""
         if len(data) < HEADER_SIZE or data[:2] != MAGIC:
@@ -222,7 +244,8 @@ class Codec:
             plain = fastavro.parse_schema(strip_logical_types(dict(schema)), named_schemas={})
         except fastavro.schema.SchemaParseException as exc:
             raise ValueError(f"invalid {family} schema: {exc}") from exc
-        writer = _Writer(family, fp, MAGIC + fp.to_bytes(8, "little"), plain)
+        names = frozenset(f["name"] for f in schema.get("fields", ()))
+        writer = _Writer(family, fp, MAGIC + fp.to_bytes(8, "little"), plain, names)
         self._writers[fp] = writer
         return writer
 

@@ -107,7 +107,7 @@ def execute(
 
         check_access(settings.kafka, Topics(settings.kafka.topic_prefix).all_events)
         ensure_topics(settings.kafka)
-        publisher = Publisher(settings.kafka, client_id="devmetrics-simulator")
+        publisher = Publisher(settings.kafka, client_id="devmetrics-simulator", own_records=True)
     progress = Progress(
         sys.stderr,
         total_projects=plan.n_projects,

@@ -40,6 +40,7 @@ _FIXED = 3
 _SAMPLES = 2
 # Typecodes of the open day's counts, narrowest first; widened when a count does not fit.
 _WIDTHS = (("H", 0xFFFF), ("I", 0xFFFFFFFF), ("q", None))
+_LIMITS = dict(_WIDTHS)
 # Sealed tables: the narrowest of these holding every (transformed) value.
 _SEALED_TYPES = (np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.int64))
 _ZLIB_LEVEL = 6
@@ -137,7 +138,7 @@ class SliSeries:
         return vector
 
     def _fits(self, values: list[int]) -> bool:
-        limit = dict(_WIDTHS)[self._code]
+        limit = _LIMITS[self._code]
         return limit is None or (min(values) >= 0 and max(values) <= limit)
 
     def _store_open(self, counts: np.ndarray[Any, Any]) -> None:

@@ -52,9 +52,16 @@ class ProjectState:
         self.change = RowColumns(ChangeRow, self.strings)
         self.deployment = RowColumns(DeploymentRow, self.strings)
         self.incident = RowColumns(IncidentRow, self.strings)
-        self._by_type: dict[type[Any], RowColumns[Any]] = {
-            rows.cls: rows for rows in self._families()
-        }
+        self._all: tuple[RowColumns[Any], ...] = (
+            self.rfc,
+            self.task,
+            self.review,
+            self.test,
+            self.change,
+            self.deployment,
+            self.incident,
+        )
+        self._by_type: dict[type[Any], RowColumns[Any]] = {rows.cls: rows for rows in self._all}
         self.sli: dict[str, SliSeries] = defaultdict(SliSeries)
         self.events_applied = 0
         self.last_event_at: int | None = None
@@ -136,15 +143,7 @@ class ProjectState:
             series.release()
 
     def _families(self) -> list[RowColumns[Any]]:
-        return [
-            self.rfc,
-            self.task,
-            self.review,
-            self.test,
-            self.change,
-            self.deployment,
-            self.incident,
-        ]
+        return list(self._all)
 
     def _rows_for(self, row: Row) -> RowColumns[Any]:
         rows = self._by_type.get(type(row))

@@ -11,6 +11,7 @@ from typing import Any
 
 from schemas.codec import Codec, Decoded
 from schemas.errors import CodecError, InvalidEvent
+from schemas.onepass import DecodedCheck, FieldLimits
 from schemas.validation import MAX_LABEL_LENGTH
 
 __all__ = ["MAX_LABEL_LENGTH", "GuardedCodec", "InputLimits", "Oversized"]
@@ -56,6 +57,18 @@ class InputLimits:
     max_array_items: int = 1_000
     maxima: Mapping[str, float] = field(default_factory=lambda: dict(FIELD_MAXIMA))
 
+    def field_limits(self) -> FieldLimits:
+        """These bounds as the one-pass check of a decoded record compiles them."""
+        return FieldLimits(
+            label_fields=LABEL_FIELDS,
+            text_fields=TEXT_FIELDS,
+            max_label_length=self.max_label_length,
+            max_text_length=self.max_text_length,
+            max_string_length=self.max_string_length,
+            max_array_items=self.max_array_items,
+            maxima=self.maxima,
+        )
+
     def check_size(self, data: bytes) -> None:
         if len(data) > self.max_event_bytes:
             raise Oversized(f"{len(data)} bytes; events are at most {self.max_event_bytes}")
@@ -96,16 +109,33 @@ class InputLimits:
 
 
 class GuardedCodec(Codec):
-    """A codec whose `decode` also enforces `InputLimits` (size before, fields after decoding)."""
+    """A codec whose `decode` also enforces `InputLimits` (size before, fields after decoding).
+
+    The field limits join the decoded record's one pass (`schemas.onepass`); when it fails,
+    the generic checks run in their order (the schema's, the envelope, the family's rules,
+    then the limits), so the first broken rule is the one named, as before. State snapshots
+    are the processors' own output: no input limits.
+    """
 
     def __init__(self, inner: Codec, limits: InputLimits | None = None) -> None:
         # Share the inner codec's parsed schemas instead of parsing them again.
         self.__dict__.update(vars(inner))
         self.limits = limits or InputLimits()
+        field_limits = self.limits.field_limits()
+        self._checks = {
+            family: check
+            if family == "state"
+            else DecodedCheck(
+                self._schemas[family],
+                self._validators[family].decoded,
+                self._validators[family].rules,
+                self._validators[family].enveloped,
+                field_limits,
+                self.limits.check,
+            )
+            for family, check in inner._checks.items()
+        }
 
     def decode(self, data: bytes, expect_family: str | None = None) -> Decoded:
         self.limits.check_size(data)
-        decoded = super().decode(data, expect_family)
-        if decoded.family != "state":
-            self.limits.check(decoded.record)
-        return decoded
+        return super().decode(data, expect_family)

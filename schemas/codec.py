@@ -24,6 +24,7 @@ from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
 from schemas.errors import CodecError, InvalidEvent, Undecodable, UnknownFamily, UnknownSchema
+from schemas.onepass import DecodedCheck
 from schemas.validation import (
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
@@ -118,11 +119,18 @@ class Codec:
         self._current: dict[str, _Writer] = {}
         self._writers: dict[int, _Writer] = {}
         self._validators: dict[str, RecordValidator] = {}
+        self._schemas: dict[str, Mapping[str, Any]] = {}
+        self._checks: dict[str, DecodedCheck] = {}
+        """Per family, what a decoded record is checked for (`schemas.onepass`)."""
         self._full_names: dict[str, str] = {}
         for family, schema in schemas.items():
             writer = self._add(family, schema)
             self._current[family] = writer
-            self._validators[family] = RecordValidator(family, schema)
+            validator = self._validators[family] = RecordValidator(family, schema)
+            self._schemas[family] = schema
+            self._checks[family] = DecodedCheck(
+                schema, validator.decoded, validator.rules, validator.enveloped
+            )
             self._full_names[full_name(schema)] = family
         for family, schema in history:
             self.register(schema, family=family)
@@ -199,7 +207,7 @@ class Codec:
             fastavro.schemaless_writer(out, writer.plain, record)
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
             return self.encode(family, record)
-        self._validators[family].decoded(record if isinstance(record, dict) else dict(record))
+        self._checks[family](record if isinstance(record, dict) else dict(record))
         return out.getvalue()
 
     def decode(self, data: bytes, expect_family: str | None = None) -> Decoded:
@@ -229,8 +237,8 @@ class Codec:
         if not isinstance(record, dict):
             raise Undecodable("body is not a record")
         # Avro has checked the shape against the reader schema: only what it cannot say is
-        # checked again (RecordValidator.decoded), with the same errors as validate().
-        self._validators[writer.family].decoded(record)
+        # checked again, in one pass (schemas.onepass), with the same errors as validate().
+        self._checks[writer.family](record)
         return Decoded(writer.family, fp, record)
 
     def _add(self, family: str, schema: Mapping[str, Any]) -> _Writer:

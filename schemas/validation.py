@@ -478,8 +478,9 @@ class RecordValidator:
     def __init__(self, family: str, schema: Mapping[str, Any]) -> None:
         self._check = _compile(dict(schema), {}, "", "")
         self._check_decoded = _compile_decoded(dict(schema), {}, "", "")
-        self._rules = _FAMILY_RULES.get(family, _no_rules)
-        self._enveloped = {f["name"] for f in schema["fields"]} >= ENVELOPE_FIELDS
+        self.rules = _FAMILY_RULES.get(family, _no_rules)
+        """The family's semantic rules alone (raise InvalidEvent)."""
+        self.enveloped = {f["name"] for f in schema["fields"]} >= ENVELOPE_FIELDS
 
     def __call__(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Raise InvalidEvent naming the field, else return the record in wire form."""
@@ -487,9 +488,9 @@ class RecordValidator:
             checked: dict[str, Any] = self._check(record)
         except InvalidEvent as exc:
             raise exc if exc.field else InvalidEvent("event", exc.detail) from None
-        if self._enveloped:
+        if self.enveloped:
             _check_envelope(checked)
-        self._rules(checked)
+        self.rules(checked)
         return checked
 
     def decoded(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -500,7 +501,7 @@ class RecordValidator:
                 self._check_decoded(record)
             except InvalidEvent as exc:
                 raise exc if exc.field else InvalidEvent("event", exc.detail) from None
-        if self._enveloped:
+        if self.enveloped:
             _check_envelope(record)
-        self._rules(record)
+        self.rules(record)
         return record

@@ -102,6 +102,37 @@ def _raw_consume_rate(kafka: KafkaSettings, total: int) -> float:
     return seen / elapsed
 
 
+def _raw_aiokafka_rate(kafka: KafkaSettings, total: int) -> float:
+    """The same read through aiokafka, the client under faust (no decoding, no folding): the
+    most a faust worker can reach on this machine."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition as AioTP
+
+    async def run() -> float:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka.bootstrap, enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        parts = [
+            AioTP(t, p)
+            for t in Topics(kafka.topic_prefix).all_events
+            for p in range(kafka.partitions)
+        ]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        seen, started = 0, time.perf_counter()
+        while seen < total:
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            seen += sum(len(records) for records in fetched.values())
+        elapsed = time.perf_counter() - started
+        await consumer.stop()
+        return seen / elapsed
+
+    return asyncio.run(run())
+
+
 def _scrape(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     out: dict[str, float] = {}
@@ -122,6 +153,7 @@ def test_throughput_against_raw_consume(
             publisher.publish(family, record)
         publisher.flush(120)
     raw = _raw_consume_rate(kafka_settings, len(events))
+    raw_aiokafka = _raw_aiokafka_rate(kafka_settings, len(events))
     worker = spawn(f"bench-{uuid.uuid4().hex[:6]}", "bench")
     port = worker.metrics_port  # type: ignore[attr-defined]
     first_at = done_at = None
@@ -152,6 +184,8 @@ def test_throughput_against_raw_consume(
                 "worker_events_per_s_to_final_state": round(to_state),
                 "raw_consume_events_per_s": round(raw),
                 "ratio": round(rate / raw, 3),
+                "raw_aiokafka_events_per_s": round(raw_aiokafka),
+                "raw_aiokafka_ratio": round(raw_aiokafka / raw, 3),
             }
         )
     )

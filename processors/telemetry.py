@@ -108,6 +108,12 @@ class WorkerMetrics:
             "State snapshots published",
             registry=registry,
         )
+        self.groups_kept = Counter(
+            "devmetrics_processor_snapshot_groups_kept",
+            "Figure groups of published snapshots reused from the project's previous snapshot "
+            "(no input row changed and no window edge passed since)",
+            registry=registry,
+        )
         self.freshness = Histogram(
             "devmetrics_processor_event_to_state_seconds",
             "From an event's arrival in Kafka to the publication of a snapshot reflecting it",

@@ -583,6 +583,7 @@ class FoldWorker:
         as_of = self.as_of.at(now_ms)
         started = time.perf_counter()
         project.state.prune(as_of)
+        kept_before = project.state.kept_hits
         samples = self.figures.result(project.state, as_of)
         record = state_record(
             project_id,
@@ -598,6 +599,7 @@ class FoldWorker:
         if self.metrics:
             self.metrics.snapshot_cost.observe(time.perf_counter() - started)
             self.metrics.snapshots.inc()
+            self.metrics.groups_kept.inc(project.state.kept_hits - kept_before)
             if pending_since is not None:
                 self.metrics.freshness.observe(max(0, now_ms - pending_since) / 1000)
         return Outgoing(project_id.encode(), value, project.partition)

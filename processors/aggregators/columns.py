@@ -92,7 +92,7 @@ class StringTable:
 class RowColumns(Generic[R]):
     """The rows of one family of one project, a typed array per field."""
 
-    __slots__ = ("_kinds", "_last", "_offsets", "cls", "columns", "table")
+    __slots__ = ("_kinds", "_last", "_offsets", "cls", "columns", "table", "version")
 
     def __init__(self, cls: type[R], table: StringTable) -> None:
         self.cls = cls
@@ -106,6 +106,8 @@ class RowColumns(Generic[R]):
             array("q", [0]) if kind == "ss" else None for kind in self._kinds
         ]
         self._last: tuple[tuple[int, int, int], list[R]] | None = None
+        self.version = 0
+        """Counts the changes of the rows held (appends and prunes that dropped any)."""
 
     def __len__(self) -> int:
         return len(self.columns[0])
@@ -132,9 +134,24 @@ class RowColumns(Generic[R]):
             else:
                 column.append(value)
         self._last = None
+        self.version += 1
 
     def times(self) -> np.ndarray[Any, np.dtype[np.int64]]:
         return np.frombuffer(self.columns[0], dtype=np.int64)
+
+    def next_change(self, as_of: int, lengths: tuple[int, ...]) -> int | None:
+        """The first T after `as_of` at which a row enters or leaves a window: a row is in a
+        window of length w at T when T - w < t <= T, so it enters at T = t and leaves at
+        T = t + w. None when no row ever will (no rows, or all gone from every window)."""
+        t = np.sort(self.times())
+        best: int | None = None
+        for length in lengths:
+            # The first row still in (or not yet in) the window: t + length > as_of.
+            at = int(np.searchsorted(t, as_of - length, side="right"))
+            if at < len(t):
+                candidate = int(t[at]) + length
+                best = candidate if best is None else min(best, candidate)
+        return best
 
     def _select(self, at: np.ndarray[Any, np.dtype[np.intp]]) -> list[R]:
         """The rows at the given positions, as row tuples."""
@@ -201,6 +218,7 @@ class RowColumns(Generic[R]):
             kept = np.frombuffer(column, dtype=column.typecode).take(keep)
             self.columns[index] = array(column.typecode, kept.tobytes())
         self._last = None
+        self.version += 1
         return dropped
 
     def string_indices(self) -> set[int]:

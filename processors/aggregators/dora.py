@@ -150,6 +150,18 @@ def deliveries(state: ProjectState, as_of: int) -> Deliveries:
 
 
 def dora_samples(state: ProjectState, as_of: int, delivered: Deliveries) -> list[Sample]:
+    samples, tier_inputs = dora_window_samples(state, as_of, delivered)
+    return samples + dora_history_samples(state, as_of, tier_inputs)
+
+
+TierInputs = dict[str, float | None]
+
+
+def dora_window_samples(
+    state: ProjectState, as_of: int, delivered: Deliveries
+) -> tuple[list[Sample], TierInputs]:
+    """The DORA figures of each window, and the 30d inputs of the tiers: they depend on T only
+    through which deployments, changes and incidents are in which window."""
     counted, failed_ids = delivered.counted, delivered.failed_ids
     lead_times = [
         (deployed_at, delivered.lead_time(change_id, deployed_at))
@@ -159,7 +171,7 @@ def dora_samples(state: ProjectState, as_of: int, delivered: Deliveries) -> list
     recoveries = _recovery_times(delivered.incidents)
 
     samples: list[Sample] = []
-    tier_inputs: dict[str, float | None] = {}
+    tier_inputs: TierInputs = {}
     for window in DORA_WINDOWS:
         start = as_of - WINDOWS_MS[window]
         labels = {"window": window}
@@ -188,6 +200,13 @@ def dora_samples(state: ProjectState, as_of: int, delivered: Deliveries) -> list
                 "cfr": failures / n if n else None,
                 "recovery_p50": _p50(window_recoveries),
             }
+    return samples, tier_inputs
+
+
+def dora_history_samples(state: ProjectState, as_of: int, tier_inputs: TierInputs) -> list[Sample]:
+    """How much of each window the history covers, and the tiers once it covers a day: these
+    move with T itself while the history is short (docs/metrics.md)."""
+    samples: list[Sample] = []
     history_start = state.history_start(as_of)
     if history_start is None:
         return samples

@@ -93,11 +93,12 @@ def slo_samples(state: ProjectState, as_of: int) -> list[Sample]:
     objective, period SLI and start, deploy freeze and policy violations."""
     samples: list[Sample] = []
     held_from = as_of - RETENTION_MS
-    # Deployments of the policy window, each judged at the start of its minute.
+    # Deployments of the policy window, each judged at the start of its minute (only the
+    # rows of that window are materialised: the window is within the retention).
     deployed = [
         (row.t // MINUTE_MS) * MINUTE_MS
-        for row in state.visible(state.deployment, as_of)
-        if row.counted and as_of - POLICY_WINDOW_MS < row.t <= as_of
+        for row in state.deployment.visible(as_of - POLICY_WINDOW_MS, as_of)
+        if row.counted
     ]
     for service in sorted(state.sli):
         series: SliSeries = state.sli[service]

@@ -67,6 +67,10 @@ class ProjectState:
         self.last_event_at: int | None = None
         self.team_mark: TeamMark | None = None
         """The winning team statement of the held events (`latest_team`)."""
+        self.kept: dict[str, Any] = {}
+        """Figure groups' results kept while they stay exact (metrics.Part), by group."""
+        self.kept_hits = 0
+        """Snapshots' groups served from `kept`."""
 
     def apply(self, row: Row) -> None:
         """Fold one (already de-duplicated) row into the state."""
@@ -141,6 +145,22 @@ class ProjectState:
             rows.release()
         for series in self.sli.values():
             series.release()
+
+    def versions(self, families: tuple[str, ...]) -> tuple[int, ...]:
+        """The change counts of the named families' rows (`RowColumns.version`)."""
+        return tuple(getattr(self, family).version for family in families)
+
+    def next_change(
+        self, families: tuple[str, ...], as_of: int, lengths: tuple[int, ...]
+    ) -> int | None:
+        """The first T after `as_of` at which a row of the named families enters or leaves
+        a window of one of `lengths` (`RowColumns.next_change`)."""
+        changes = [
+            at
+            for family in families
+            if (at := getattr(self, family).next_change(as_of, lengths)) is not None
+        ]
+        return min(changes, default=None)
 
     def _families(self) -> list[RowColumns[Any]]:
         return list(self._all)

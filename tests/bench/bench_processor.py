@@ -34,6 +34,8 @@ from core.kafka import client_config
 from core.processor_settings import ProcessorSettings
 from core.settings import KafkaSettings
 from processors.admission import AsOf, partition_for
+from processors.aggregators.metrics import Figures
+from processors.aggregators.rows import SliRow, team_mark, to_row
 from processors.aggregators.samples import DAY_MS
 from processors.worker import FoldWorker, Incoming
 from producers.publisher import Publisher
@@ -351,3 +353,53 @@ def test_live_bytes_written_per_event() -> None:
         )
     )
     assert results["deltas"]["bytes_per_event"] < results["whole_blocks"]["bytes_per_event"]
+
+
+@pytest.mark.timeout(1800)
+def test_snapshot_cost_kept_against_fresh() -> None:
+    """Snapshot cost per project in live mode: the simulator's projects with 30 days of
+    history, then live minutes in which every project reports an SLI sample (the traffic of a
+    live fleet) and is snapshotted, as the worker does after each change. Group results kept
+    while exact (`Figures(keep=True)`, the worker's) against every group computed afresh, side
+    by side over the same states and times; the samples are compared too."""
+    projects = int(os.environ.get("BENCH_SNAPSHOT_PROJECTS", "50"))
+    minutes = int(os.environ.get("BENCH_SNAPSHOT_MINUTES", "30"))
+    config = SimConfig(seed=1, start_ms=T - 30 * DAY_MS, end_ms=T, sli_interval_s=300)
+    kept, fresh = Figures(), Figures(keep=False)
+    states = []
+    for index in range(1, projects + 1):
+        state = kept.initialize(f"p{index}")
+        for family, record in generate_project(project_spec(config.seed, index), config):
+            row = to_row(family, record)
+            kept.agg(state, row, team_mark(row, record))
+        states.append(state)
+    services = [sorted(state.sli) for state in states]
+    cost = {"kept": 0.0, "fresh": 0.0}
+    for minute in range(1, minutes + 1):
+        as_of = T + minute * 60_000
+        for state, names in zip(states, services, strict=True):
+            for service in names:
+                sample = SliRow(as_of - 1, uuid.uuid4().int >> 64, service, 10, 10, ((0.3, 10),))
+                kept.agg(state, sample)
+            state.prune(as_of)
+            results = {}
+            for name, figures in (("kept", kept), ("fresh", fresh)):
+                started = time.perf_counter()
+                results[name] = figures.result(state, as_of)
+                cost[name] += time.perf_counter() - started
+            assert results["kept"] == results["fresh"]
+    snapshots = projects * minutes
+    print(
+        json.dumps(
+            {
+                "projects": projects,
+                "history_days": 30,
+                "live_minutes": minutes,
+                "snapshots": snapshots,
+                "kept_ms_per_snapshot": round(cost["kept"] / snapshots * 1000, 3),
+                "fresh_ms_per_snapshot": round(cost["fresh"] / snapshots * 1000, 3),
+                "ratio": round(cost["kept"] / cost["fresh"], 3),
+                "groups_served_kept": sum(state.kept_hits for state in states),
+            }
+        )
+    )

@@ -122,10 +122,45 @@ WINDOW_LENGTHS: tuple[int, ...] = tuple(
 visible) and at t + each window the DORA, AI impact and process figures use (and the
 retention). A window added to those figures must be added here."""
 
-_LAYOUTS: dict[tuple[tuple[str, tuple[tuple[str, str], ...]], ...], tuple[Any, ...]] = {}
-"""The (name, labels) sequences of kept results, shared by every project that has the same
-one: a kept result then costs 8 bytes a sample (its values) plus its reference."""
-_LAYOUTS_MAX = 8192
+
+class _SeriesTable:
+    """Every (name, labels) a kept result has held, numbered, for the whole process: a kept
+    result lists its series as 4-byte numbers, and identical lists (projects with the same
+    sequence of series) are held once, so it costs about 8 bytes a sample (its values).
+    Past `limit` series the table starts again; results kept under the old numbering are
+    then computed afresh (`generation`)."""
+
+    def __init__(self, limit: int = 1 << 20) -> None:
+        self.limit = limit
+        self.generation = 0
+        self._series: list[tuple[str, dict[str, str]]] = []
+        self._numbers: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._layouts: dict[bytes, bytes] = {}
+
+    def layout(self, samples: list[Sample]) -> bytes:
+        if len(self._series) + len(samples) > self.limit:
+            self.generation += 1
+            self._series, self._numbers, self._layouts = [], {}, {}
+        numbers = array("I")
+        for sample in samples:
+            key = (sample.name, tuple(sample.labels.items()))
+            number = self._numbers.get(key)
+            if number is None:
+                number = self._numbers[key] = len(self._series)
+                self._series.append((sample.name, sample.labels))
+            numbers.append(number)
+        data = numbers.tobytes()
+        return self._layouts.setdefault(data, data)
+
+    def samples(self, layout: bytes, values: array[float]) -> list[Sample]:
+        series = self._series
+        return [
+            Sample(*series[number], value)
+            for number, value in zip(array("I", layout), values, strict=True)
+        ]
+
+
+_SERIES = _SeriesTable()
 
 
 class _Kept(NamedTuple):
@@ -136,25 +171,11 @@ class _Kept(NamedTuple):
     since: int
     until: int
     """The first T at which a row enters or leaves a window (exclusive end of validity)."""
-    layout: tuple[tuple[str, dict[str, str]], ...]
+    generation: int
+    layout: bytes
+    """Its series, numbered in `_SERIES` of `generation`."""
     values: array[float]
     carried: Any
-
-    def samples(self) -> list[Sample]:
-        return [
-            Sample(name, labels, value)
-            for (name, labels), value in zip(self.layout, self.values, strict=True)
-        ]
-
-
-def _layout(samples: list[Sample]) -> tuple[tuple[str, dict[str, str]], ...]:
-    key = tuple((s.name, tuple(s.labels.items())) for s in samples)
-    layout = _LAYOUTS.get(key)
-    if layout is None:
-        if len(_LAYOUTS) >= _LAYOUTS_MAX:
-            _LAYOUTS.clear()
-        layout = _LAYOUTS[key] = tuple((s.name, s.labels) for s in samples)
-    return layout
 
 
 @dataclass(frozen=True)
@@ -208,11 +229,12 @@ class Figures:
             kept is None
             or kept.figures is not self
             or not kept.since <= as_of < kept.until
+            or kept.generation != _SERIES.generation
             or kept.versions != state.versions(part.reads or ())
         ):
             return None, None
         state.kept_hits += 1
-        return kept.samples(), kept.carried
+        return _SERIES.samples(kept.layout, kept.values), kept.carried
 
     def _keep(
         self,
@@ -226,12 +248,14 @@ class Figures:
         if not self.keep or part.reads is None:
             return
         until = state.next_change(part.reads, as_of, WINDOW_LENGTHS)
+        layout = _SERIES.layout(samples)  # first: it may start a new generation
         state.kept[name] = _Kept(
             self,
             state.versions(part.reads),
             as_of,
             sys.maxsize if until is None else until,
-            _layout(samples),
+            _SERIES.generation,
+            layout,
             array("d", [s.value for s in samples]),
             carried,
         )

@@ -8,6 +8,7 @@ import random
 import pytest
 from agg_helpers import D, H, M, T, as_map
 
+from processors.aggregators import metrics
 from processors.aggregators.metrics import Figures
 from processors.aggregators.rows import Row, TeamMark, team_mark, to_row
 from processors.aggregators.state import ProjectState
@@ -91,3 +92,20 @@ def test_a_kept_result_ends_where_a_row_leaves_its_window() -> None:
     assert state.kept_hits == hits + 1
     assert one_day(T + D) == 0.0  # T - 1d < t fails from here on
     assert state.kept_hits == hits + 1
+
+
+def test_kept_results_survive_the_series_table_starting_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A series table smaller than one snapshot starts again at nearly every keep: results
+    kept under the old numbering are computed afresh, never read with the new one."""
+    table = metrics._SeriesTable(limit=150)
+    monkeypatch.setattr(metrics, "_SERIES", table)
+    rows = _rows(5, days=10)
+    kept = Figures()
+    state = kept.initialize("p")
+    for row, team in rows:
+        kept.agg(state, row, team)
+    for step in range(40):
+        _check(kept, state, T + step * M, prune=False)
+    assert table.generation > 10

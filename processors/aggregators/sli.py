@@ -63,9 +63,24 @@ class SliSums(NamedTuple):
         return self.latency.get(threshold_s, 0)
 
 
+def _shuffled(values: np.ndarray[Any, Any]) -> bytes:
+    """The values' bytes grouped by significance (all first bytes, then all second bytes...):
+    the high bytes of small counts are mostly zero and compress to almost nothing."""
+    width = values.dtype.itemsize
+    return values.view(np.uint8).reshape(-1, width).T.tobytes()
+
+
+def _unshuffled(data: bytes, dtype: np.dtype[Any], n: int) -> np.ndarray[Any, Any]:
+    width = dtype.itemsize
+    grouped = np.frombuffer(data, dtype=np.uint8, count=n * width).reshape(width, n)
+    return grouped.T.copy().view(dtype).reshape(n)
+
+
 def _seal(minutes: np.ndarray[Any, Any], counts: np.ndarray[Any, Any]) -> bytes:
-    """A day's table compressed: minutes, then the columns one after another, good and the
-    latency buckets as their difference from requests."""
+    """A day's table compressed: the minutes as steps from the previous one, then the columns
+    one after another (good and the latency buckets as their difference from requests), the
+    bytes of each part grouped by significance (`_shuffled`). About 6 bytes a sample of six
+    bounds at one sample a 5 minutes, against 9 without the steps and the grouping."""
     values = counts.astype(np.int64).T.copy()
     if len(values) > 1:
         values[1] = values[0] - values[1]
@@ -77,7 +92,8 @@ def _seal(minutes: np.ndarray[Any, Any], counts: np.ndarray[Any, Any]) -> bytes:
         if t.kind == "i" or (low >= 0 and high <= np.iinfo(t).max)  # int64 holds anything
     )
     header = np.array([len(minutes), _SEALED_TYPES.index(dtype)], dtype=np.int64).tobytes()
-    body = minutes.astype(np.uint16).tobytes() + values.astype(dtype).tobytes()
+    steps = np.diff(minutes.astype(np.uint16), prepend=np.uint16(0))  # ascending: no wrap
+    body = _shuffled(steps) + _shuffled(values.astype(dtype).reshape(-1))
     return zlib.compress(header + body, _ZLIB_LEVEL)
 
 
@@ -85,8 +101,9 @@ def _unseal(data: bytes, width: int) -> Table:
     raw = zlib.decompress(data)
     n, code = (int(v) for v in np.frombuffer(raw, dtype=np.int64, count=2))
     dtype = _SEALED_TYPES[code]
-    minutes = np.frombuffer(raw, dtype=np.uint16, count=n, offset=16).astype(np.int64)
-    values = np.frombuffer(raw, dtype=dtype, count=n * width, offset=16 + 2 * n)
+    steps = _unshuffled(raw[16 : 16 + 2 * n], np.dtype(np.uint16), n)
+    minutes = np.cumsum(steps, dtype=np.int64)
+    values = _unshuffled(raw[16 + 2 * n :], dtype, n * width)
     counts = values.astype(np.int64).reshape(width, n)
     if width > 1:
         counts[1] = counts[0] - counts[1]

@@ -50,41 +50,78 @@ _KINDS: dict[type[Any], tuple[str, ...]] = {
 }
 _TYPECODES = {"t": "q", "k": "Q", "i": "q", "b": "b", "f": "d", "f?": "d", "s": "i"}
 _NONE = -1
+_ANY = "surrogatepass"  # every str round-trips through the packed bytes, even a lone surrogate
 
 
 class StringTable:
-    """The distinct strings of one project, each held once and named by a small index."""
+    """The distinct strings of one project, each held once and named by a small index.
 
-    __slots__ = ("_index", "strings")
+    Held packed: the UTF-8 bytes of every string one after another and where each ends (about
+    25 bytes a string of 21 characters, against about 110 as a `str` in a list and a dict).
+    The index from string to number exists only while the project folds rows (`index`), and
+    the strings as `str` only while a snapshot reads them (`strings`); `release` forgets both.
+    """
+
+    __slots__ = ("_blob", "_decoded", "_ends", "_index")
 
     def __init__(self) -> None:
-        self.strings: list[str] = []
-        self._index: dict[str, int] = {}
+        self._blob = bytearray()
+        self._ends = array("I")
+        self._index: dict[str, int] | None = None
+        self._decoded: list[str] | None = None
+
+    @property
+    def strings(self) -> list[str]:
+        """Every string, by index (decoded once until `release`)."""
+        if self._decoded is None:
+            blob, start = bytes(self._blob), 0
+            decoded = []
+            for end in self._ends:
+                decoded.append(blob[start:end].decode("utf-8", _ANY))
+                start = end
+            self._decoded = decoded
+        return self._decoded
 
     def index(self, value: str | None) -> int:
         if value is None:
             return _NONE
-        at = self._index.get(value)
+        known = self._index
+        if known is None:
+            known = self._index = {s: i for i, s in enumerate(self.strings)}
+        at = known.get(value)
         if at is None:
-            at = self._index[value] = len(self.strings)
-            self.strings.append(value)
+            at = known[value] = len(self._ends)
+            self._blob += value.encode("utf-8", _ANY)
+            self._ends.append(len(self._blob))
+            if self._decoded is not None:
+                self._decoded.append(value)
         return at
 
     def __len__(self) -> int:
-        return len(self.strings)
+        return len(self._ends)
+
+    def release(self) -> None:
+        """Forget the index and the decoded strings: only the packed bytes stay held."""
+        self._index = None
+        self._decoded = None
 
     def compact(self, columns: list[RowColumns[Any]]) -> None:
         """Keep only the strings the columns still use (after pruning), renumbered."""
         used: set[int] = set()
         for rows in columns:
             used.update(rows.string_indices())
-        if len(used) == len(self.strings):
+        if len(used) == len(self):
             return
         kept = sorted(used)
-        remap = np.full(len(self.strings) + 1, _NONE, dtype=np.int32)
+        remap = np.full(len(self) + 1, _NONE, dtype=np.int32)
         remap[np.array(kept, dtype=np.int64)] = np.arange(len(kept), dtype=np.int32)
-        self.strings = [self.strings[i] for i in kept]
-        self._index = {s: i for i, s in enumerate(self.strings)}
+        strings = [self.strings[i] for i in kept]
+        self._blob = bytearray()
+        self._ends = array("I")
+        self.release()
+        for value in strings:
+            self._blob += value.encode("utf-8", _ANY)
+            self._ends.append(len(self._blob))
         for rows in columns:
             rows.renumber(remap)
 

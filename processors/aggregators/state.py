@@ -143,6 +143,7 @@ class ProjectState:
         """Forget the rows materialised for a snapshot: only the packed columns stay held."""
         for rows in self._families():
             rows.release()
+        self.strings.release()
         for series in self.sli.values():
             series.release()
 

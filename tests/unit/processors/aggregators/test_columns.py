@@ -9,6 +9,8 @@ import random
 
 import pytest
 from agg_helpers import D, H, T
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from processors.aggregators.blocks import BLOCK_FORMAT, HourBlock, HourSet
 from processors.aggregators.columns import RowColumns, StringTable
@@ -116,6 +118,27 @@ def test_pruning_drops_old_rows_and_the_strings_only_they_used() -> None:
     assert used == set(range(len(table)))
     packed[IncidentRow].append(IncidentRow(T, 1, "resolved", "i-new", "d1"))
     assert list(packed[IncidentRow])[-1] == IncidentRow(T, 1, "resolved", "i-new", "d1")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.text(max_size=30), st.sampled_from(["a\ud800b", "", "\x00"]))),
+    releases=st.sets(st.integers(0, 60)),
+)
+def test_the_packed_string_table_names_every_string_once(
+    values: list[str], releases: set[int]
+) -> None:
+    """Any text (multi-byte, NUL, a lone surrogate) comes back exactly under the number it
+    was first given, with the index and the decoded strings forgotten at any point."""
+    table, first = StringTable(), dict[str, int]()
+    for step, value in enumerate(values):
+        if step in releases:
+            table.release()
+        at = table.index(value)
+        assert at == first.setdefault(value, len(first))
+    table.release()
+    assert table.strings == list(first)
+    assert len(table) == len(first)
 
 
 def test_a_nan_is_refused_rather_than_read_back_as_none() -> None:

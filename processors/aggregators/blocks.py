@@ -112,9 +112,9 @@ class HourBlock:
     """The de-duplicated rows of one project's hour, and the team its events state.
 
     A block keeps its rows encoded, as the JSON they are stored in (`_encoded`, the items of
-    the rows array), plus the set of their event keys; rows added since it was last written
-    wait in `_fresh`. Held in the worker's block cache, a block costs the bytes of its stored
-    form. `rows` decodes them all.
+    the rows array), plus their event keys (ascending, 8 bytes each); rows added since it was
+    last written wait in `_fresh`. Held in the worker's block cache, a block costs the bytes
+    of its stored form. `rows` decodes them all.
 
     **Stored as a base and deltas.** `write` persists the fresh rows either as a delta (key
     `<project>@<hour>+<seq>`, only those rows: what a live batch adds to the current hour) or
@@ -141,7 +141,8 @@ class HourBlock:
     def __init__(self, rows: Iterable[Row] = (), team: TeamMark | None = None) -> None:
         self._encoded = b""
         self._fresh: list[Row] = []
-        self._keys: set[int] = set()
+        self._keys = array("Q")
+        """The event keys held, ascending: 8 bytes a key, where a set costs about 90."""
         self.team = team
         self.through = 0
         """The last delta the stored base includes."""
@@ -156,9 +157,14 @@ class HourBlock:
 
     def add(self, row: Row, team: TeamMark | None = None) -> bool:
         """Add the row (and its event's team) unless its key is already in; True when added."""
-        if row.key in self._keys:
-            return False
-        self._keys.add(row.key)
+        keys, key = self._keys, row.key
+        if keys and key > keys[-1]:
+            keys.append(key)
+        else:
+            at = bisect_left(keys, key)
+            if at < len(keys) and keys[at] == key:
+                return False
+            keys.insert(at, key)
         self._fresh.append(row)
         if team is not None:
             self.team = latest_team(self.team, team)
@@ -218,9 +224,10 @@ class HourBlock:
     def add_delta(self, seq: int, data: bytes) -> None:
         """Take in a stored delta read after this block's base (a block loaded from the store)."""
         rows, team, _, _ = _parse(data)
-        fresh = [row for row in rows if row.key not in self._keys]
-        self._keys.update(row.key for row in fresh)
+        held = set(self._keys)
+        fresh = [row for row in rows if row.key not in held]
         if fresh:
+            self._keys = array("Q", sorted(held.union(row.key for row in fresh)))
             items = _dumps([row_to_json(row) for row in fresh])[1:-1]
             self._encoded = self._encoded + b"," + items if self._encoded else items
         self.team = latest_team(self.team, team)
@@ -238,7 +245,7 @@ class HourBlock:
     def from_bytes(cls, data: bytes) -> HourBlock:
         rows, team, items, through = _parse(data)
         block = cls(team=team)
-        block._keys = {row.key for row in rows}
+        block._keys = array("Q", sorted({row.key for row in rows}))
         if items is not None:  # the current format: its rows are kept as they were stored
             block._encoded = _dumps(items)[1:-1]
         else:

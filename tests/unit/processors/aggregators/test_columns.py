@@ -141,6 +141,20 @@ def test_the_packed_string_table_names_every_string_once(
     assert len(table) == len(first)
 
 
+@settings(max_examples=200, deadline=None)
+@given(keys=st.lists(st.sampled_from([0, 1, 2**63, 2**64 - 1]) | st.integers(0, 2**64 - 1)))
+def test_a_block_takes_each_event_key_once_in_any_order(keys: list[int]) -> None:
+    block, seen = HourBlock(), set()
+    for key in keys:
+        row = RfcRow(T, key, "submitted", "r", "human", None)
+        assert block.add(row) == (key not in seen)
+        seen.add(key)
+    assert len(block) == len(seen)
+    again = HourBlock.from_bytes(block.to_bytes())
+    assert [row.key for row in again.rows] == [row.key for row in block.rows]
+    assert not any(again.add(RfcRow(T, key, "submitted", "r", "human", None)) for key in seen)
+
+
 def test_a_nan_is_refused_rather_than_read_back_as_none() -> None:
     packed = RowColumns(TaskRow, StringTable())
     with pytest.raises(ValueError, match="NaN"):

@@ -126,12 +126,7 @@ class GuardedCodec(Codec):
             family: check
             if family == "state"
             else DecodedCheck(
-                self._schemas[family],
-                self._validators[family].decoded,
-                self._validators[family].rules,
-                self._validators[family].enveloped,
-                field_limits,
-                self.limits.check,
+                self._schemas[family], self._validators[family], field_limits, self.limits.check
             )
             for family, check in inner._checks.items()
         }

@@ -128,9 +128,7 @@ class Codec:
             self._current[family] = writer
             validator = self._validators[family] = RecordValidator(family, schema)
             self._schemas[family] = schema
-            self._checks[family] = DecodedCheck(
-                schema, validator.decoded, validator.rules, validator.enveloped
-            )
+            self._checks[family] = DecodedCheck(schema, validator)
             self._full_names[full_name(schema)] = family
         for family, schema in history:
             self.register(schema, family=family)

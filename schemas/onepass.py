@@ -28,6 +28,7 @@ from schemas.validation import (
     MAX_LABEL_LENGTH,
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
+    RecordValidator,
     full_name,
 )
 
@@ -236,23 +237,21 @@ def _maximum(out: _Source, var: str, name: str, depth: int, limits: FieldLimits 
 class DecodedCheck:
     """Everything a decoded record of one family is checked for, fast path first.
 
-    `decoded` is the family's `RecordValidator.decoded` (which ends with the family's rules)
-    and `limits` the generic walk of the input limits, if any; the predicate stands in front
-    of both and, when it passes, only the rules (`rules`) are left to run.
+    The generic checks are the family's `RecordValidator.decoded` (which ends with the
+    family's rules) and `check_limits`, the generic walk of the input limits, if any; the
+    predicate stands in front of both and, when it passes, only the rules are left to run.
     """
 
     def __init__(
         self,
         schema: Mapping[str, Any],
-        decoded: Callable[[dict[str, Any]], Any],
-        rules: Callable[[Mapping[str, Any]], None],
-        enveloped: bool,
+        validator: RecordValidator,
         limits: FieldLimits | None = None,
         check_limits: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
-        self.predicate = compile_predicate(schema, limits, enveloped)
-        self._decoded = decoded
-        self._rules = rules
+        self.predicate = compile_predicate(schema, limits, validator.enveloped)
+        self._decoded = validator.decoded
+        self._rules = validator.rules
         self._check_limits = check_limits
 
     def __call__(self, record: dict[str, Any]) -> None:

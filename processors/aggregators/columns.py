@@ -91,11 +91,14 @@ class StringTable:
         at = known.get(value)
         if at is None:
             at = known[value] = len(self._ends)
-            self._blob += value.encode("utf-8", _ANY)
-            self._ends.append(len(self._blob))
+            self._append(value)
             if self._decoded is not None:
                 self._decoded.append(value)
         return at
+
+    def _append(self, value: str) -> None:
+        self._blob += value.encode("utf-8", _ANY)
+        self._ends.append(len(self._blob))
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -120,8 +123,7 @@ class StringTable:
         self._ends = array("I")
         self.release()
         for value in strings:
-            self._blob += value.encode("utf-8", _ANY)
-            self._ends.append(len(self._blob))
+            self._append(value)
         for rows in columns:
             rows.renumber(remap)
 
